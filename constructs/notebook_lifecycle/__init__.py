@@ -1,0 +1,46 @@
+"""notebook-lifecycle: a folder of startup scripts plus feature flags becomes a working,
+self-stopping SageMaker Notebook Instance.
+
+The core (``StartupScripts``, ``Bundle``, ``Features``) is pure Python and does
+not import ``aws_cdk``; the CDK constructs (``NotebookInstance``,
+``LifecycleConfig``) are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .bundle import CONTENT_LIMIT, Bundle, SizeReport
+from .errors import BundleError
+from .features import Autostop, Binary, Features, IamGrant
+from .scripts import StartupScripts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cdk import LifecycleConfig, NotebookInstance
+
+__all__ = [
+    "__version__",
+    "Autostop",
+    "Binary",
+    "Bundle",
+    "BundleError",
+    "CONTENT_LIMIT",
+    "Features",
+    "IamGrant",
+    "LifecycleConfig",
+    "NotebookInstance",
+    "SizeReport",
+    "StartupScripts",
+]
+
+_LAZY = {"NotebookInstance", "LifecycleConfig"}
+
+
+def __getattr__(name: str) -> Any:
+    # The constructs need aws-cdk-lib (and Node); keep `import notebook_lifecycle` free of it.
+    if name in _LAZY:
+        from . import cdk
+
+        return getattr(cdk, name)
+    raise AttributeError(f"module 'notebook_lifecycle' has no attribute {name!r}")

@@ -1,0 +1,437 @@
+"""The bundle: startup scripts and features become one self-unpacking lifecycle script per hook.
+
+Shape of an emitted script (the *decoder*, a few hundred bytes)::
+
+    #!/bin/bash
+    # notebook-lifecycle 0.1.0 on-start: ...
+    ...unpack the base64 payload below into the install dir...
+    exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
+
+The payload is a deterministic, compressed tarball holding the user's files,
+the feature files, the run plan and the runner itself (shipped minified), so
+the runner costs compressed bytes only.
+
+Pure Python; no CDK here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union
+
+from . import archive
+from ._version import __version__
+from .errors import BundleError
+from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, StartupScripts, Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .features import Features, IamGrant
+
+__all__ = ["Bundle", "HookSize", "SizeReport", "FileCost", "CONTENT_LIMIT", "MAX_DEADLINE_SECONDS"]
+
+#: SageMaker's limit on a lifecycle hook's ``Content``: characters of the base64 string.
+CONTENT_LIMIT = 16384
+#: The platform kills a hook after 300 s; the foreground deadline must leave a margin.
+MAX_DEADLINE_SECONDS = 280
+DEFAULT_DEADLINE_SECONDS = 240
+
+PLAN_PATH = f"{RESERVED_DIR}/plan"
+RUNNER_PATH = f"{RESERVED_DIR}/run.sh"
+
+_INSTALL_DIR_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
+# Places an install dir must not be or live under: system trees, and anything ec2-user can write.
+_FORBIDDEN_DIRS = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var",
+    "/home", "/tmp", "/root", "/var/tmp", "/dev/shm",
+)
+_HOOKS = ("on-start", "on-create")
+
+_PY_LZMA = "python3 -c 'import lzma,sys;sys.stdout.buffer.write(lzma.decompress(sys.stdin.buffer.read()))'"
+
+
+def on_instance_text(name: str) -> str:
+    """The text of a file shipped in ``notebook_lifecycle/on_instance``."""
+    return (resources.files("notebook_lifecycle") / "on_instance" / name).read_text(encoding="utf-8")
+
+
+def minify_shell(text: str) -> str:
+    """Drop comment lines, blank lines and indentation from one of *our* shell files.
+
+    Only for files written for it (no heredocs, no multi-line strings): the
+    runner and the feature scripts. Users' scripts are never touched.
+    """
+    out = []
+    for i, line in enumerate(text.splitlines()):
+        stripped = line.strip()
+        if i == 0 and stripped.startswith("#!"):
+            out.append(stripped)
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        out.append(stripped)
+    return "\n".join(out) + "\n"
+
+
+@lru_cache(maxsize=1)
+def _runner() -> bytes:
+    return minify_shell(on_instance_text("run.sh")).encode()
+
+
+@lru_cache(maxsize=64)
+def _compress_cached(digest: str, codec: str, tar: bytes) -> bytes:  # digest keys the cache cheaply
+    return archive.compress(tar, codec)
+
+
+def _b64len(n: int) -> int:
+    return 4 * math.ceil(n / 3)
+
+
+@dataclass(frozen=True)
+class FileCost:
+    """What one file adds to a hook's content, approximately (compressed alone, then twice base64)."""
+
+    path: str
+    raw_bytes: int
+    approx_chars: int
+
+
+@dataclass(frozen=True)
+class HookSize:
+    """Size budget of one lifecycle hook."""
+
+    hook: str
+    total: int
+    limit: int
+    decoder_chars: int
+    runner_chars: int
+    files: tuple[FileCost, ...]
+
+    @property
+    def headroom(self) -> int:
+        return self.limit - self.total
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.limit
+
+    def costliest(self, n: int = 3) -> list[FileCost]:
+        return sorted(self.files, key=lambda f: (-f.approx_chars, f.path))[:n]
+
+    def render(self) -> str:
+        lines = [f"{self.hook}: {self.total} of {self.limit} characters (headroom {self.headroom})"]
+        lines.append(f"  {'FILE':<44} {'BYTES':>8} {'~CHARS':>8}")
+        for f in sorted(self.files, key=lambda f: f.path):
+            lines.append(f"  {f.path:<44} {f.raw_bytes:>8} {f.approx_chars:>8}")
+        lines.append(f"  {'(runner, compressed in the payload)':<44} {'':>8} {self.runner_chars:>8}")
+        lines.append(f"  {'(decoder, plain text)':<44} {'':>8} {self.decoder_chars:>8}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    """Size budget of every hook of a bundle; ``str()`` renders a table.
+
+    ``total``, ``limit``, ``headroom`` and ``files`` speak of the on-start hook
+    (the on-create hook when there is no on-start).
+    """
+
+    hooks: tuple[HookSize, ...]
+
+    @property
+    def main(self) -> HookSize:
+        return self.hooks[0]
+
+    @property
+    def total(self) -> int:
+        return self.main.total
+
+    @property
+    def limit(self) -> int:
+        return self.main.limit
+
+    @property
+    def headroom(self) -> int:
+        return self.main.headroom
+
+    @property
+    def files(self) -> tuple[FileCost, ...]:
+        return self.main.files
+
+    @property
+    def fits(self) -> bool:
+        return all(h.fits for h in self.hooks)
+
+    def __str__(self) -> str:
+        return "\n\n".join(h.render() for h in self.hooks)
+
+
+@dataclass(frozen=True)
+class _Hook:
+    name: str
+    files: tuple[PackedFile, ...]
+    steps: tuple[Step, ...]
+    user_files: tuple[PackedFile, ...]
+    script: str
+    content: str
+    decoder_len: int
+
+
+class Bundle:
+    """Startup scripts (and features) rendered as lifecycle-configuration scripts.
+
+    :param on_start: scripts to run on every start (and on creation, after on-create).
+    :param on_create: scripts to run once, when the instance is created.
+    :param features: feature flags (:class:`~notebook_lifecycle.features.Features`); their
+        steps run before the on-start scripts.
+    :param install_dir: root-owned folder the on-start bundle unpacks into; the
+        on-create bundle uses ``<install_dir>-on-create``.
+    :param deadline_seconds: time the foreground steps of a hook may take together
+        (1 to 280; the platform kills a hook after 300 s).
+    :param compression: ``"xz"`` (default, densest; decoded by ``xz`` or the system
+        ``python3``) or ``"gzip"`` (needs only ``gzip``).
+    :param check_size: raise :class:`BundleError` when a hook exceeds 16,384
+        characters. Constructs pass ``False`` and report it as a validation error.
+    :raises BundleError: on any bad input, naming the field and the fix.
+    """
+
+    def __init__(
+        self,
+        on_start: Optional[StartupScripts] = None,
+        on_create: Optional[StartupScripts] = None,
+        features: Optional["Features"] = None,
+        *,
+        install_dir: str = "/startup",
+        deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
+        compression: str = "xz",
+        check_size: bool = True,
+    ) -> None:
+        for fname, value in (("on_start", on_start), ("on_create", on_create)):
+            if value is not None and not isinstance(value, StartupScripts):
+                raise BundleError(
+                    f"{fname}: expected StartupScripts (for example StartupScripts.from_directory(...)), "
+                    f"got {type(value).__name__}"
+                )
+        if features is not None and not hasattr(features, "parts"):
+            raise BundleError(f"features: expected Features(...), got {type(features).__name__}")
+        self.install_dir = _check_install_dir(install_dir)
+        self.deadline_seconds = _check_deadline(deadline_seconds)
+        if compression not in archive.CODECS:
+            raise BundleError(f"compression: {compression!r} is not supported; use one of {', '.join(archive.CODECS)}")
+        self.compression = compression
+        self.on_start = on_start
+        self.on_create = on_create
+        self.features = features
+        parts = tuple(features.parts()) if features is not None else ()
+        feature_files = tuple(f for p in parts for f in p.files)
+        feature_steps = tuple(s for p in parts for s in p.steps)
+        self._parts = parts
+        if on_start is None and on_create is None and not feature_steps:
+            raise BundleError("nothing to run: give on_start or on_create scripts, or enable a feature")
+
+        self._hooks: dict[str, _Hook] = {}
+        if on_start is not None or feature_steps:
+            self._hooks["on-start"] = self._render(
+                "on-start",
+                self.install_dir,
+                on_start.files if on_start else (),
+                feature_files,
+                feature_steps + (on_start.steps if on_start else ()),
+            )
+        if on_create is not None:
+            self._hooks["on-create"] = self._render(
+                "on-create", self.install_dir + "-on-create", on_create.files, (), on_create.steps
+            )
+        if check_size:
+            errors = self.size_errors()
+            if errors:
+                raise BundleError(errors[0])
+
+    # -- public accessors ------------------------------------------------------------------
+    @property
+    def on_start_script(self) -> Optional[str]:
+        """The on-start bash script, byte-for-byte deterministic (``None`` when there is none)."""
+        hook = self._hooks.get("on-start")
+        return hook.script if hook else None
+
+    @property
+    def on_start_content(self) -> Optional[str]:
+        """Base64 of :attr:`on_start_script`: exactly what CloudFormation and the API receive."""
+        hook = self._hooks.get("on-start")
+        return hook.content if hook else None
+
+    @property
+    def on_create_script(self) -> Optional[str]:
+        hook = self._hooks.get("on-create")
+        return hook.script if hook else None
+
+    @property
+    def on_create_content(self) -> Optional[str]:
+        hook = self._hooks.get("on-create")
+        return hook.content if hook else None
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        """The hooks this bundle has: ``"on-start"`` and/or ``"on-create"``."""
+        return tuple(self._hooks)
+
+    def script(self, hook: str) -> Optional[str]:
+        h = self._hooks.get(hook)
+        return h.script if h else None
+
+    def content(self, hook: str) -> Optional[str]:
+        h = self._hooks.get(hook)
+        return h.content if h else None
+
+    def plan(self, hook: str = "on-start") -> tuple[Step, ...]:
+        """The steps of a hook, in run order (feature steps first)."""
+        h = self._hooks.get(hook)
+        return h.steps if h else ()
+
+    @property
+    def iam_grants(self) -> tuple["IamGrant", ...]:
+        """What the enabled features need from the notebook's role."""
+        return tuple(g for p in self._parts for g in p.iam)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self._parts)
+
+    def fingerprint(self) -> str:
+        """sha256 of every hook's content: equal bundles, equal fingerprint."""
+        h = hashlib.sha256()
+        for name, hook in sorted(self._hooks.items()):
+            h.update(f"{name}\0{hook.content}\0".encode())
+        return h.hexdigest()
+
+    def size_report(self) -> SizeReport:
+        """Per-file contribution, total characters, the 16,384 limit and the headroom, per hook."""
+        return SizeReport(tuple(self._hook_size(h) for h in self._hooks.values()))
+
+    def size_errors(self) -> list[str]:
+        """One message per hook over the limit (empty when everything fits)."""
+        errors = []
+        for hook in self._hooks.values():
+            if len(hook.content) <= CONTENT_LIMIT:
+                continue
+            size = self._hook_size(hook)
+            worst = ", ".join(f"{f.path} (~{f.approx_chars})" for f in size.costliest(3))
+            errors.append(
+                f"{hook.name}: the lifecycle script is {size.total} characters after base64, "
+                f"over SageMaker's limit of {CONTENT_LIMIT} by {-size.headroom}; the costliest files are {worst}. "
+                "Move large files out of the bundle (download them at start, or keep them on the "
+                "instance's volume), or split work between on_create and on_start"
+            )
+        return errors
+
+    # -- rendering -------------------------------------------------------------------------
+    def _render(
+        self,
+        hook: str,
+        install_dir: str,
+        user_files: Sequence[PackedFile],
+        feature_files: Sequence[PackedFile],
+        steps: Sequence[Step],
+    ) -> _Hook:
+        plan = "".join(
+            "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash", s.path)) + "\n"
+            for s in steps
+        )
+        files = (
+            tuple(user_files)
+            + tuple(feature_files)
+            + (PackedFile(PLAN_PATH, plan.encode(), False), PackedFile(RUNNER_PATH, _runner(), True))
+        )
+        paths = [f.path for f in files]
+        if len(set(paths)) != len(paths):
+            dup = sorted({p for p in paths if paths.count(p) > 1})[0]
+            raise BundleError(f"{hook}: two files want the path {dup!r}; rename one")
+        tar = archive.tar_bytes(files)
+        payload = _compress_cached(hashlib.sha256(tar).hexdigest(), self.compression, tar)
+        script = self._decoder(hook, install_dir, len(user_files), len(steps)).replace(
+            "@PAYLOAD@", base64.b64encode(payload).decode()
+        )
+        content = base64.b64encode(script.encode()).decode()
+        decoder_len = len(script) - _b64len(len(payload))
+        return _Hook(hook, files, tuple(steps), tuple(user_files), script, content, decoder_len)
+
+    def _decoder(self, hook: str, install_dir: str, n_files: int, n_steps: int) -> str:
+        d = install_dir
+        if self.compression == "xz":
+            unpack = f"base64 -d<<'P'|u|tar -xmf- --no-same-owner -C {d}"
+            helper = f"u(){{ if command -v xz >/dev/null;then xz -dc;else {_PY_LZMA};fi;}}\n"
+        else:
+            unpack = f"base64 -d<<'P'|tar -xzmf- --no-same-owner -C {d}"
+            helper = ""
+        return (
+            "#!/bin/bash\n"
+            f"# notebook-lifecycle {__version__} {hook}: {n_files} files, {n_steps} steps; "
+            "read it with `notebook-lifecycle inspect`\n"
+            "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+            "set -o pipefail\n"
+            f"{helper}"
+            f"rm -rf {d};mkdir -m755 {d}&&{unpack}||{{ echo \"notebook-lifecycle: cannot unpack into {d}\";exit 0;}}\n"
+            "@PAYLOAD@\n"
+            "P\n"
+            f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
+        )
+
+    def _hook_size(self, hook: _Hook) -> HookSize:
+        def approx(data: bytes) -> int:
+            # compressed alone (without the shared dictionary it would enjoy), then base64 twice
+            return _b64len(_b64len(len(archive.compress(data, self.compression))))
+
+        costs = tuple(FileCost(f.path, len(f.data), approx(f.data)) for f in hook.files if f.path != RUNNER_PATH)
+        return HookSize(
+            hook=hook.name,
+            total=len(hook.content),
+            limit=CONTENT_LIMIT,
+            decoder_chars=_b64len(hook.decoder_len),
+            runner_chars=approx(_runner()),
+            files=costs,
+        )
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{h.name}={len(h.content)}" for h in self._hooks.values())
+        return f"Bundle({sizes}, install_dir={self.install_dir!r})"
+
+
+def _check_install_dir(value: object) -> str:
+    if not isinstance(value, str) or not _INSTALL_DIR_RE.match(value) or value.endswith("/"):
+        raise BundleError(
+            f"install_dir: {value!r} must be an absolute path of letters, digits, '.', '_' and '-' "
+            "(for example '/startup')"
+        )
+    parts = value.split("/")
+    if any(p in (".", "..") for p in parts):
+        raise BundleError(f"install_dir: {value!r} must not contain '.' or '..' components")
+    for bad in _FORBIDDEN_DIRS:
+        if value == bad or value.startswith(bad + "/"):
+            raise BundleError(
+                f"install_dir: {value!r} is inside {bad}, which is a system folder or writable by users; "
+                "use a new top-level folder such as '/startup' (it is replaced on every start)"
+            )
+    if value.count("/") == 1 and value[1:] in ("opt", "srv", "mnt", "media", "lost+found"):
+        raise BundleError(f"install_dir: {value!r} is a system folder; use a new one such as '/startup'")
+    return value
+
+
+def _check_deadline(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEADLINE_SECONDS:
+        raise BundleError(
+            f"deadline_seconds: {value!r} must be a whole number of seconds from 1 to {MAX_DEADLINE_SECONDS} "
+            "(SageMaker stops a lifecycle script after 300 s)"
+        )
+    return value
+
+
+def user_steps_of(steps: Iterable[Step]) -> list[Step]:
+    return [s for s in steps if not s.path.startswith(RESERVED_DIR + "/")]
+
+
+_ = (ROOT, EC2_USER, field, Union)  # re-exported names used by type checkers

@@ -1,0 +1,315 @@
+"""Feature flags: the well-known notebook customisations as small declarative parts.
+
+A feature contributes a :class:`FeaturePart`: files added to the bundle (under
+``.notebook-lifecycle/features/``), steps that run before the user's on-start
+scripts, and the IAM actions the notebook's role needs. The on-instance code
+lives as real files in ``notebook_lifecycle/on_instance/features/``; values
+from Python reach it only through generated, shell-quoted ``*.conf`` files.
+
+Pure Python; no CDK here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Mapping, Optional, Sequence, Tuple
+
+from .errors import BundleError
+from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
+
+__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "NOTEBOOK_INSTANCE"]
+
+#: IamGrant resource kind: the notebook instance's own ARN.
+NOTEBOOK_INSTANCE = "notebook-instance"
+
+FEATURES_DIR = f"{RESERVED_DIR}/features"
+
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+_URL_RE = re.compile(r"^https?://[^\s'\"\\]+$")
+_RESERVED_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "PS1", "PS2", "PS4", "BASH_ENV", "ENV",
+     "LD_PRELOAD", "LD_LIBRARY_PATH", "SHLVL", "UID", "EUID", "PPID"}
+)
+
+
+def shell_quote(value: str) -> str:
+    """Quote ``value`` for bash so that it arrives literally (newlines, quotes, ``$(...)`` and all)."""
+    if "\0" in value:
+        raise BundleError("a value written into a shell file contains a NUL byte, which the shell cannot hold")
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+@dataclass(frozen=True)
+class IamGrant:
+    """IAM actions a feature needs, on a resource kind (``"notebook-instance"``: the instance's own ARN)."""
+
+    actions: Tuple[str, ...]
+    resource: str = NOTEBOOK_INSTANCE
+
+
+@dataclass(frozen=True)
+class FeaturePart:
+    """What one feature adds to the on-start bundle."""
+
+    name: str
+    files: Tuple[PackedFile, ...] = ()
+    steps: Tuple[Step, ...] = ()
+    iam: Tuple[IamGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class Autostop:
+    """Stop the instance after ``idle_minutes`` without activity.
+
+    :param idle_minutes: minutes without kernel or terminal activity before the
+        instance stops (at least 1).
+    :param ignore_connections: when ``False`` (the default), an open browser
+        connection to a kernel counts as activity.
+    """
+
+    idle_minutes: int = 60
+    ignore_connections: bool = False
+
+    def __post_init__(self) -> None:
+        v = self.idle_minutes
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1")
+        if v > 60 * 24 * 365:
+            raise BundleError(f"autostop.idle_minutes: {v!r} is more than a year; turn autostop off instead (autostop=None)")
+        if not isinstance(self.ignore_connections, bool):
+            raise BundleError(f"autostop.ignore_connections: {self.ignore_connections!r} must be True or False")
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A binary downloaded into the persistent bin dir (``~/SageMaker/.bin``) when missing.
+
+    :param name: file name in the bin dir (no ``/``).
+    :param url: ``https://`` (or ``http://``) address to download from.
+    :param sha256: expected sha256 (64 hex digits); a mismatch deletes the file.
+    """
+
+    name: str
+    url: str
+    sha256: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        n = self.name
+        if not isinstance(n, str) or not n or "/" in n or n in (".", "..") or n.startswith("-") or not n.isprintable():
+            raise BundleError(
+                f"binaries: name {n!r} must be a plain file name (no '/', not '.' or '..', not starting with '-')"
+            )
+        if not isinstance(self.url, str) or not _URL_RE.match(self.url):
+            raise BundleError(f"binaries[{n}].url: {self.url!r} must be an http:// or https:// address without spaces or quotes")
+        if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.match(self.sha256)):
+            raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)")
+
+
+def _on_instance_file(rel: str) -> bytes:
+    from .bundle import minify_shell, on_instance_text
+
+    text = on_instance_text(rel)
+    return (minify_shell(text) if rel.endswith(".sh") else text).encode()
+
+
+def _conf(values: Sequence[Tuple[str, str]]) -> bytes:
+    return "".join(f"{k}={shell_quote(v)}\n" for k, v in values).encode()
+
+
+def _step(name: str, rel: str, user: str) -> Step:
+    return Step(name=f"feature:{name}", path=f"{FEATURES_DIR}/{rel}", user=user, background=False, shebang=True)
+
+
+def _file(rel: str, data: bytes, executable: bool = False) -> PackedFile:
+    return PackedFile(f"{FEATURES_DIR}/{rel}", data, executable)
+
+
+@dataclass(frozen=True)
+class Features:
+    """The feature flags. Every flag is off by default.
+
+    :param autostop: stop the instance when idle (:class:`Autostop`), or ``None``.
+    :param persistent_conda: conda environments created by ec2-user live on the
+        EBS volume (``~/SageMaker/.conda/envs``) and are registered as Jupyter
+        kernels at every start.
+    :param stop_ssm_agent: stop and disable ``amazon-ssm-agent`` at every start.
+    :param persist_dirs: folders of ``/home/ec2-user`` kept on the EBS volume
+        (for example ``(".config", ".ssh")``).
+    :param bin_dir: ``~/SageMaker/.bin`` exists and is on PATH everywhere.
+    :param environment: variables exported to login shells, terminals and kernels.
+    :param binaries: :class:`Binary` downloads into the bin dir (turns ``bin_dir`` on).
+    """
+
+    autostop: Optional[Autostop] = None
+    persistent_conda: bool = False
+    stop_ssm_agent: bool = False
+    persist_dirs: Tuple[str, ...] = ()
+    bin_dir: bool = False
+    environment: Mapping[str, str] = field(default_factory=dict)
+    binaries: Tuple[Binary, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.autostop is not None and not isinstance(self.autostop, Autostop):
+            raise BundleError(f"autostop: expected Autostop(...) or None, got {self.autostop!r}")
+        for flag in ("persistent_conda", "stop_ssm_agent", "bin_dir"):
+            if not isinstance(getattr(self, flag), bool):
+                raise BundleError(f"{flag}: {getattr(self, flag)!r} must be True or False")
+        # normalize sequences to tuples so Features stays hashable and comparable
+        if isinstance(self.persist_dirs, str):
+            raise BundleError(f"persist_dirs: give a list of folders, for example ({self.persist_dirs!r},)")
+        object.__setattr__(self, "persist_dirs", tuple(_check_persist_dir(d) for d in self.persist_dirs))
+        dupes = sorted({d for d in self.persist_dirs if self.persist_dirs.count(d) > 1})
+        if dupes:
+            raise BundleError(f"persist_dirs: {dupes[0]!r} is listed more than once")
+        for a in self.persist_dirs:
+            for b in self.persist_dirs:
+                if a != b and b.startswith(a + "/"):
+                    raise BundleError(f"persist_dirs: {b!r} is inside {a!r}; list only {a!r}")
+        if not isinstance(self.environment, Mapping):
+            raise BundleError("environment: expected a mapping of variable name to value")
+        env = {}
+        for k, v in self.environment.items():
+            if not isinstance(k, str) or not _IDENT_RE.match(k):
+                raise BundleError(f"environment: {k!r} is not a valid shell variable name (letters, digits, '_', not starting with a digit)")
+            if k in _RESERVED_ENV:
+                raise BundleError(f"environment: {k} is managed by the shell or the platform; choose another name")
+            if not isinstance(v, str):
+                raise BundleError(f"environment[{k}]: {v!r} must be a string")
+            if "\0" in v:
+                raise BundleError(f"environment[{k}]: the value contains a NUL byte, which the shell cannot hold")
+            env[k] = v
+        object.__setattr__(self, "environment", _FrozenDict(sorted(env.items())))
+        if isinstance(self.binaries, Binary):
+            raise BundleError("binaries: give a list, for example (Binary(...),)")
+        binaries = tuple(self.binaries)
+        for b in binaries:
+            if not isinstance(b, Binary):
+                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}")
+        names = [b.name for b in binaries]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise BundleError(f"binaries: {dupes[0]!r} is listed more than once")
+        object.__setattr__(self, "binaries", binaries)
+
+    @property
+    def uses_bin_dir(self) -> bool:
+        return self.bin_dir or bool(self.binaries)
+
+    @property
+    def enabled(self) -> Tuple[str, ...]:
+        """Names of the enabled features, in the order their steps run."""
+        return tuple(p.name for p in self.parts())
+
+    def parts(self) -> Tuple[FeaturePart, ...]:
+        """The parts of every enabled feature, in run order."""
+        parts = []
+        if self.stop_ssm_agent:
+            parts.append(
+                FeaturePart(
+                    "stop-ssm-agent",
+                    files=(_file("stop-ssm-agent.sh", _on_instance_file("features/stop-ssm-agent.sh"), True),),
+                    steps=(_step("stop-ssm-agent", "stop-ssm-agent.sh", ROOT),),
+                )
+            )
+        if self.environment or self.uses_bin_dir:
+            conf = [("NL_BIN_DIR", "1" if self.uses_bin_dir else "0")]
+            lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
+            if self.uses_bin_dir:
+                lines.append('case ":$PATH:" in *":/home/ec2-user/SageMaker/.bin:"*) ;; *) '
+                             'PATH="/home/ec2-user/SageMaker/.bin:$PATH" ;; esac')
+                lines.append("export PATH")
+            for k, v in self.environment.items():
+                lines.append(f"export {k}={shell_quote(v)}")
+            parts.append(
+                FeaturePart(
+                    "environment",
+                    files=(
+                        _file("environment.sh", _on_instance_file("features/environment.sh"), True),
+                        _file("environment.conf", _conf(conf)),
+                        _file("profile.sh", ("\n".join(lines) + "\n").encode()),
+                    ),
+                    steps=(_step("environment", "environment.sh", ROOT),),
+                )
+            )
+        if self.persist_dirs:
+            parts.append(
+                FeaturePart(
+                    "persist-dirs",
+                    files=(
+                        _file("persist-dirs.sh", _on_instance_file("features/persist-dirs.sh"), True),
+                        _file("persist-dirs.conf", "".join(d + "\n" for d in self.persist_dirs).encode()),
+                    ),
+                    steps=(_step("persist-dirs", "persist-dirs.sh", EC2_USER),),
+                )
+            )
+        if self.persistent_conda:
+            parts.append(
+                FeaturePart(
+                    "persistent-conda",
+                    files=(_file("persistent-conda.sh", _on_instance_file("features/persistent-conda.sh"), True),),
+                    steps=(_step("persistent-conda", "persistent-conda.sh", EC2_USER),),
+                )
+            )
+        if self.binaries:
+            table = "".join(f"{b.name}\t{b.url}\t{b.sha256 or '-'}\n" for b in self.binaries)
+            parts.append(
+                FeaturePart(
+                    "binaries",
+                    files=(
+                        _file("binaries.sh", _on_instance_file("features/binaries.sh"), True),
+                        _file("binaries.tsv", table.encode()),
+                    ),
+                    steps=(_step("binaries", "binaries.sh", EC2_USER),),
+                )
+            )
+        if self.autostop is not None:
+            conf = [
+                ("NL_IDLE_MINUTES", str(self.autostop.idle_minutes)),
+                ("NL_IGNORE_CONNECTIONS", "1" if self.autostop.ignore_connections else "0"),
+            ]
+            parts.append(
+                FeaturePart(
+                    "autostop",
+                    files=(
+                        _file("autostop.sh", _on_instance_file("features/autostop.sh"), True),
+                        _file("autostop.py", _on_instance_file("features/autostop.py"), True),
+                        _file("autostop.conf", _conf(conf)),
+                    ),
+                    steps=(_step("autostop", "autostop.sh", ROOT),),
+                    iam=(IamGrant(("sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance")),),
+                )
+            )
+        return tuple(parts)
+
+
+class _FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only, hashable dict (keeps Features hashable)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def _readonly(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("Features.environment is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+
+def _check_persist_dir(value: object) -> str:
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise BundleError(f"persist_dirs: {value!r} must be a folder name relative to /home/ec2-user, such as '.config'")
+    p = PurePosixPath(value)
+    if p.is_absolute() or value.startswith("~"):
+        raise BundleError(f"persist_dirs: {value!r} is absolute; give it relative to /home/ec2-user, such as '.config'")
+    if ".." in p.parts or "." in value.split("/"):
+        raise BundleError(f"persist_dirs: {value!r} must not contain '..' or '.'")
+    rel = p.as_posix()
+    if rel == "SageMaker" or rel.startswith("SageMaker/"):
+        raise BundleError(f"persist_dirs: {value!r} is already on the persistent volume")
+    if rel in (".", ""):
+        raise BundleError(f"persist_dirs: {value!r} names the home folder itself; name a folder inside it")
+    if "\t" in rel or "\n" in rel:
+        raise BundleError(f"persist_dirs: {value!r} contains a tab or newline")
+    return rel
