@@ -27,7 +27,7 @@ from typing import Iterable
 from .errors import BundleError
 from .scripts import PackedFile
 
-__all__ = ["CODECS", "pack", "tar_bytes", "compress", "decompress", "unpack"]
+__all__ = ["CODECS", "pack", "tar_bytes", "compress", "decompress", "detect_codec", "unpack"]
 
 CODECS = ("xz", "gzip")
 
@@ -91,6 +91,8 @@ def detect_codec(data: bytes) -> str:
         return "gzip"
     if data.startswith(_XZ_MAGIC):
         return "xz"
+    if data[257:262] == b"ustar":
+        return "tar"
     if data[:1] and data[0] < 225:  # an LZMA "alone" properties byte: (pb*5+lp)*9+lc
         return "xz"
     return "tar"

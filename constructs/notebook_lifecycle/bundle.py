@@ -20,15 +20,15 @@ import base64
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from . import archive
 from ._version import __version__
 from .errors import BundleError
-from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, StartupScripts, Step
+from .scripts import RESERVED_DIR, PackedFile, StartupScripts, Step
 
 if TYPE_CHECKING:  # pragma: no cover
     from .features import Features, IamGrant
@@ -83,9 +83,17 @@ def _runner() -> bytes:
     return minify_shell(on_instance_text("run.sh")).encode()
 
 
-@lru_cache(maxsize=64)
-def _compress_cached(digest: str, codec: str, tar: bytes) -> bytes:  # digest keys the cache cheaply
-    return archive.compress(tar, codec)
+_COMPRESSED: dict[tuple[str, str], bytes] = {}
+
+
+def _compress_cached(tar: bytes, codec: str) -> bytes:
+    """Compression is the costly part of a build; equal inputs are compressed once per process."""
+    key = (hashlib.sha256(tar).hexdigest(), codec)
+    if key not in _COMPRESSED:
+        if len(_COMPRESSED) >= 256:
+            _COMPRESSED.clear()
+        _COMPRESSED[key] = archive.compress(tar, codec)
+    return _COMPRESSED[key]
 
 
 def _b64len(n: int) -> int:
@@ -352,7 +360,7 @@ class Bundle:
             dup = sorted({p for p in paths if paths.count(p) > 1})[0]
             raise BundleError(f"{hook}: two files want the path {dup!r}; rename one")
         tar = archive.tar_bytes(files)
-        payload = _compress_cached(hashlib.sha256(tar).hexdigest(), self.compression, tar)
+        payload = _compress_cached(tar, self.compression)
         script = self._decoder(hook, install_dir, len(user_files), len(steps)).replace(
             "@PAYLOAD@", base64.b64encode(payload).decode()
         )
@@ -361,6 +369,7 @@ class Bundle:
         return _Hook(hook, files, tuple(steps), tuple(user_files), script, content, decoder_len)
 
     def _decoder(self, hook: str, install_dir: str, n_files: int, n_steps: int) -> str:
+        # unbundle.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
         d = install_dir
         if self.compression == "xz":
             unpack = f"base64 -d<<'P'|u|tar -xmf- --no-same-owner -C {d}"
@@ -428,10 +437,3 @@ def _check_deadline(value: object) -> int:
             "(SageMaker stops a lifecycle script after 300 s)"
         )
     return value
-
-
-def user_steps_of(steps: Iterable[Step]) -> list[Step]:
-    return [s for s in steps if not s.path.startswith(RESERVED_DIR + "/")]
-
-
-_ = (ROOT, EC2_USER, field, Union)  # re-exported names used by type checkers

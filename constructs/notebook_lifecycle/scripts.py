@@ -224,7 +224,7 @@ class StartupScripts:
             if not order:
                 raise BundleError(
                     f"{source}: nothing to run: there is no top-level *.sh file; "
-                    "add one, or list the files to run with run=[...]"
+                    "add one, or list the files to run (run)"
                 )
         else:
             order = resolve(run, "run")
@@ -238,7 +238,7 @@ class StartupScripts:
                 if name not in order:
                     raise BundleError(
                         f"{field}: {name!r} is in {source} but is not run; "
-                        "add it to run=[...] or name a top-level *.sh file"
+                        "list it among the files to run (run), or make it a top-level *.sh file"
                     )
         steps = []
         for rel in order:

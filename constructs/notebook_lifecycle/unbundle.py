@@ -1,0 +1,417 @@
+"""Read bundles back: what the bundler emitted, as files and a run plan again.
+
+A lifecycle script made by :class:`~notebook_lifecycle.bundle.Bundle` is a
+small decoder with a heredoc that holds one base64 line: a compressed tarball
+of the user's files, the feature files, the run plan and the runner. This
+module finds such scripts in
+
+* the script text itself (``on-start.sh``),
+* its base64 content (what CloudFormation and the SageMaker API hold),
+* a CloudFormation template (JSON) with ``AWS::SageMaker::NotebookInstanceLifecycleConfig``
+  resources, or the JSON the SageMaker API returns for a lifecycle configuration,
+
+and unpacks them in memory. :func:`readable_template` turns a synthesized
+template into one whose lifecycle scripts read as files, for snapshot tests.
+
+Pure standard library (plus the package's own pure-Python core); no CDK here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Optional, Union
+
+from . import archive
+from .bundle import CONTENT_LIMIT, PLAN_PATH, RUNNER_PATH
+from .errors import BundleError
+from .scripts import RESERVED_DIR, PackedFile, Step
+
+__all__ = [
+    "FoundBundle",
+    "PlanEntry",
+    "LIFECYCLE_CONFIG_TYPE",
+    "read_bundles",
+    "read_script",
+    "readable_template",
+]
+
+#: CloudFormation type of a notebook-instance lifecycle configuration.
+LIFECYCLE_CONFIG_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
+
+#: CloudFormation / API property name of each hook, in display order.
+_HOOK_KEYS = (("OnStart", "on-start"), ("OnCreate", "on-create"))
+
+_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>\S+) (?P<hook>on-start|on-create):", re.M)
+_EXEC_RE = re.compile(
+    r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
+    re.M,
+)
+_HEREDOC_START = "base64 -d<<'P'"
+_HEREDOC_END = "P"
+_PLAN_MODES = ("fg", "bg")
+_PLAN_HOWS = ("exec", "bash")
+
+Data = Union[str, bytes]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One line of a bundle's run plan (``.notebook-lifecycle/plan``).
+
+    ``mode`` is ``"fg"`` (waited for) or ``"bg"`` (started detached); ``how`` is
+    ``"exec"`` (run directly, it has a ``#!`` line) or ``"bash"`` (run by ``/bin/bash``).
+    """
+
+    name: str
+    user: str
+    mode: str
+    how: str
+    path: str
+
+    @property
+    def background(self) -> bool:
+        return self.mode == "bg"
+
+    @property
+    def step(self) -> Step:
+        """The same entry as a :class:`~notebook_lifecycle.scripts.Step` (compare with ``Bundle.plan()``)."""
+        return Step(name=self.name, path=self.path, user=self.user, background=self.background, shebang=self.how == "exec")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "user": self.user, "mode": self.mode, "how": self.how, "path": self.path}
+
+
+@dataclass(frozen=True)
+class FoundBundle:
+    """One lifecycle script made by notebook-lifecycle, unpacked.
+
+    :ivar label: where it was found: the hook for a lone script, ``<LogicalId>/<hook>``
+        in a CloudFormation template.
+    :ivar hook: ``"on-start"`` or ``"on-create"``, as the script says.
+    :ivar install_dir: folder the script unpacks into on the instance.
+    :ivar deadline_seconds: time the foreground steps may take together.
+    :ivar version: notebook-lifecycle version that wrote the script.
+    :ivar compression: codec of the payload (``"xz"`` or ``"gzip"``).
+    :ivar script: the script text.
+    :ivar content_length: characters of the script's base64: what counts against the 16,384 limit.
+    :ivar files: every file of the payload, sorted by path.
+    :ivar plan: the run plan, in order.
+    """
+
+    label: str
+    hook: str
+    install_dir: str
+    deadline_seconds: int
+    version: str
+    compression: str
+    script: str
+    content_length: int
+    files: tuple[PackedFile, ...]
+    plan: tuple[PlanEntry, ...]
+
+    @property
+    def user_files(self) -> tuple[PackedFile, ...]:
+        """The files outside ``.notebook-lifecycle/``: what the user's folder held."""
+        return tuple(f for f in self.files if not _is_reserved(f.path))
+
+    @property
+    def limit(self) -> int:
+        return CONTENT_LIMIT
+
+    @property
+    def headroom(self) -> int:
+        """Characters left under SageMaker's limit (negative when over)."""
+        return CONTENT_LIMIT - self.content_length
+
+    @property
+    def content(self) -> str:
+        """The base64 content, as CloudFormation and the API hold it."""
+        return base64.b64encode(self.script.encode()).decode()
+
+    def file(self, path: str) -> PackedFile:
+        """The packed file at ``path`` (relative to the install dir)."""
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(f"{self.label}: no file {path!r} in the bundle")
+
+    def text(self, path: str) -> str:
+        """The text (UTF-8) of the packed file at ``path``."""
+        return self.file(path).data.decode("utf-8")
+
+    def readable(self) -> dict[str, Any]:
+        """A JSON-able, diff-friendly view: files as text, the plan, the settings.
+
+        The runner's text is replaced by its size and sha256 and the plan file
+        appears only as ``plan``, so snapshots change where the user's input did.
+        The version is left out: a release alone does not change a snapshot.
+        """
+        return {
+            "hook": self.hook,
+            "install_dir": self.install_dir,
+            "deadline_seconds": self.deadline_seconds,
+            "compression": self.compression,
+            "content_length": self.content_length,
+            "plan": [e.as_dict() for e in self.plan],
+            "executable": [f.path for f in self.files if f.executable and f.path != RUNNER_PATH],
+            "files": {f.path: _readable_file(f) for f in self.files if f.path != PLAN_PATH},
+        }
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def read_bundles(data: Data, *, label: str = "") -> list[FoundBundle]:
+    """Every bundle in ``data``: a lifecycle script, its base64 content, or a JSON template.
+
+    A CloudFormation template gives one bundle per ``OnStart``/``OnCreate`` entry of each
+    ``AWS::SageMaker::NotebookInstanceLifecycleConfig``, labelled ``<LogicalId>/<hook>``;
+    scripts not made by notebook-lifecycle are skipped. ``label`` names a lone script
+    (default: its hook).
+
+    :raises BundleError: one line saying what is wrong, when nothing is found or
+        a bundle is malformed.
+    """
+    text = _as_text(data, label).lstrip("\ufeff")
+    start = text.lstrip()
+    if not start:
+        raise BundleError(_at(label, "empty input; give a lifecycle script, its base64 or a template"))
+    if start.startswith(("{", "[")):
+        return _from_json(text, label)
+    if text.startswith("#!"):  # as is: a trailing newline counts in the content length
+        return [read_script(text, label=label)]
+    return [read_script(_decode_content(text, label), label=label)]
+
+
+def read_script(script: str, *, label: str = "") -> FoundBundle:
+    """Unpack one lifecycle script made by notebook-lifecycle.
+
+    :raises BundleError: when the script is not one of ours or is damaged.
+    """
+    where = label
+    header = _HEADER_RE.search(script)
+    if header is None:
+        raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION HOOK' line)"))
+    tail = _EXEC_RE.search(script)
+    if tail is None:
+        raise BundleError(_at(where, "the script is damaged: its last line does not exec the runner"))
+    hook = tail["hook"]
+    where = label or hook
+    payload = _payload(script, where)
+    try:
+        files = tuple(sorted(archive.unpack(payload), key=lambda f: f.path))
+    except BundleError as exc:
+        raise BundleError(_at(where, f"the script is damaged: {exc}")) from None
+    return FoundBundle(
+        label=where,
+        hook=hook,
+        install_dir=tail["dir"],
+        deadline_seconds=int(tail["deadline"]),
+        version=header["version"],
+        compression=archive.detect_codec(payload),
+        script=script,
+        content_length=len(base64.b64encode(script.encode())),
+        files=files,
+        plan=_plan(files, where),
+    )
+
+
+def readable_template(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``template`` in which each lifecycle script made by notebook-lifecycle reads as files.
+
+    Each ``Content`` of an ``OnStart``/``OnCreate`` entry is replaced by
+    :meth:`FoundBundle.readable` (files as text, binaries and the runner as
+    size and sha256, the plan, install dir, deadline, content length).
+    Other contents (expressions, scripts not made by notebook-lifecycle) are kept as they are.
+
+    :raises BundleError: when a script made by notebook-lifecycle is damaged.
+    """
+    out = copy.deepcopy(dict(template))
+    for logical_id, hook, entry in _lifecycle_entries(out):
+        script = _content_script(entry.get("Content"), f"{logical_id}/{hook}")
+        if script is not None and _is_ours(script):
+            entry["Content"] = read_script(script, label=f"{logical_id}/{hook}").readable()
+    return out
+
+
+def _at(where: str, message: str) -> str:
+    """``where: message``, or the message alone when there is no ``where``."""
+    return f"{where}: {message}" if where else message
+
+
+# -- input forms -----------------------------------------------------------------------------
+
+
+def _as_text(data: Data, where: str) -> str:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BundleError(_at(where, "not text (not UTF-8); give a lifecycle script, its base64 or a JSON template")) from None
+    raise BundleError(_at(where, f"expected str or bytes, got {type(data).__name__}"))
+
+
+def _b64_text(text: str) -> Optional[str]:
+    """Base64 (whitespace allowed, as `base64` wraps it) of UTF-8 text, decoded; None if it is not."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_content(text: str, where: str) -> str:
+    """Base64 content of a lone script, decoded."""
+    script = _b64_text(text)
+    if script is None:
+        raise BundleError(_at(where, _unknown_form(text)))
+    if not script.startswith("#!"):
+        raise BundleError(_at(where, "the base64 decodes to something other than a script (no '#!' line)"))
+    return script
+
+
+def _unknown_form(text: str) -> str:
+    if re.search(r"^(AWSTemplateFormatVersion|Resources)\s*:", text, re.M):
+        return "a YAML template; give the JSON template (cdk.out/<Stack>.template.json)"
+    return "neither a lifecycle script, nor its base64 content, nor a JSON CloudFormation template"
+
+
+def _from_json(text: str, label: str) -> list[FoundBundle]:
+    where = label
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(_at(where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")) from None
+    if not isinstance(doc, dict):
+        raise BundleError(_at(where, "JSON, but not a CloudFormation template (expected an object)"))
+    if "Resources" in doc:
+        found = list(_from_template(doc))
+        if not found:
+            raise BundleError(_at(where, f"the template has no {LIFECYCLE_CONFIG_TYPE} made by notebook-lifecycle"))
+        return found
+    if any(key in doc for key, _ in _HOOK_KEYS):
+        # the SageMaker API's DescribeNotebookInstanceLifecycleConfig answer
+        name = label or str(doc.get("NotebookInstanceLifecycleConfigName") or "lifecycle-config")
+        found = list(_from_hooks(name, doc))
+        if not found:
+            raise BundleError(_at(where, "the lifecycle configuration holds no script made by notebook-lifecycle"))
+        return found
+    raise BundleError(_at(where, "JSON, but neither a CloudFormation template (no 'Resources') nor a lifecycle configuration"))
+
+
+def _from_template(template: Mapping[str, Any]) -> Iterator[FoundBundle]:
+    for logical_id, hook, entry in _lifecycle_entries(template):
+        where = f"{logical_id}/{hook}"
+        script = _content_script(entry.get("Content"), where)
+        if script is not None and _is_ours(script):
+            yield read_script(script, label=where)
+
+
+def _from_hooks(name: str, config: Mapping[str, Any]) -> Iterator[FoundBundle]:
+    for key, hook in _HOOK_KEYS:
+        for suffix, entry in _entries(config.get(key)):
+            where = f"{name}/{hook}{suffix}"
+            script = _content_script(entry.get("Content"), where)
+            if script is not None and _is_ours(script):
+                yield read_script(script, label=where)
+
+
+def _lifecycle_entries(template: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(logical id, hook label, the mutable {"Content": ...} entry) of every lifecycle config."""
+    resources = template.get("Resources")
+    if not isinstance(resources, dict):
+        return
+    for logical_id in sorted(resources):
+        resource = resources[logical_id]
+        if not isinstance(resource, dict) or resource.get("Type") != LIFECYCLE_CONFIG_TYPE:
+            continue
+        props = resource.get("Properties")
+        if not isinstance(props, dict):
+            continue
+        for key, hook in _HOOK_KEYS:
+            for suffix, entry in _entries(props.get(key)):
+                yield logical_id, f"{hook}{suffix}", entry
+
+
+def _entries(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The {"Content": ...} entries of an OnStart/OnCreate list; a suffix tells several apart."""
+    if not isinstance(value, list):
+        return
+    items = [v for v in value if isinstance(v, dict)]
+    for i, item in enumerate(items):
+        yield (f"[{i}]" if len(items) > 1 else ""), item
+
+
+def _content_script(content: Any, where: str) -> Optional[str]:
+    """The script text of a Content value: base64 string or {"Fn::Base64": text}; None for other expressions."""
+    if isinstance(content, str):
+        script = _b64_text(content)
+        if script is None:
+            raise BundleError(_at(where, "Content is not base64 of UTF-8 text"))
+        return script
+    if isinstance(content, dict) and set(content) == {"Fn::Base64"} and isinstance(content["Fn::Base64"], str):
+        return content["Fn::Base64"]
+    return None
+
+
+def _is_ours(script: str) -> bool:
+    return _HEADER_RE.search(script) is not None
+
+
+# -- the script's parts ----------------------------------------------------------------------
+
+
+def _payload(script: str, where: str) -> bytes:
+    lines = script.split("\n")
+    start = next((i for i, line in enumerate(lines) if _HEREDOC_START in line), None)
+    if start is None:
+        raise BundleError(_at(where, f"the script is damaged: no payload (no {_HEREDOC_START} line)"))
+    try:
+        end = lines.index(_HEREDOC_END, start + 1)
+    except ValueError:
+        raise BundleError(_at(where, "the script is damaged: the payload has no closing 'P' line")) from None
+    body = "".join(lines[start + 1 : end])
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError(_at(where, "the script is damaged: the payload is not valid base64")) from None
+
+
+def _plan(files: tuple[PackedFile, ...], where: str) -> tuple[PlanEntry, ...]:
+    by_path = {f.path: f for f in files}
+    plan_file = by_path.get(PLAN_PATH)
+    if plan_file is None:
+        raise BundleError(_at(where, f"the payload has no {PLAN_PATH}"))
+    entries = []
+    for number, line in enumerate(plan_file.data.decode("utf-8", "replace").splitlines(), start=1):
+        fields = line.split("\t")
+        if len(fields) != 5 or fields[2] not in _PLAN_MODES or fields[3] not in _PLAN_HOWS:
+            raise BundleError(_at(where, f"{PLAN_PATH} line {number} is not NAME, USER, fg|bg, exec|bash, PATH: {line!r}"))
+        entry = PlanEntry(*fields)
+        if entry.path not in by_path:
+            raise BundleError(_at(where, f"{PLAN_PATH} line {number} runs {entry.path!r}, which is not in the payload"))
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _is_reserved(path: str) -> bool:
+    return path == RESERVED_DIR or path.startswith(RESERVED_DIR + "/")
+
+
+def _readable_file(f: PackedFile) -> str:
+    digest = hashlib.sha256(f.data).hexdigest()
+    if f.path == RUNNER_PATH:
+        return f"<runner {len(f.data)} bytes sha256 {digest}>"
+    if b"\0" not in f.data:
+        try:
+            return f.data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return f"<binary {len(f.data)} bytes sha256 {digest}>"
