@@ -187,7 +187,7 @@ def swap_payload(script: str, files: list[PackedFile]) -> str:
     """The script with its payload replaced by a tarball of ``files``."""
     head, rest = script.split("<<'P'", 1)
     first, _payload, tail = rest.split("\n", 2)
-    return f"{head}<<'P'{first}\n{base64.b64encode(archive.pack(files, 'gzip')).decode()}\n{tail}"
+    return f"{head}<<'P'{first}\n{archive.text_encode(archive.pack(files, 'xz'), 'xz')}\n{tail}"
 
 
 def other_files(bundle: Bundle, *, plan: bytes | None) -> list[PackedFile]:
@@ -226,9 +226,9 @@ def test_damaged_scripts(bundle):
     cases = {
         "truncated": (script[: len(script) // 2], "does not exec the runner"),
         "no closing P": (script.replace("\nP\n", "\n"), "no closing 'P' line"),
-        "bad base64": (script.replace(lines[payload_line], lines[payload_line][:-3] + "!!!"), "not valid base64"),
+        "bad text encoding": (script.replace(lines[payload_line], lines[payload_line][:-3] + "..."), "the payload is not valid base85"),
         "bad stream": (
-            script.replace(lines[payload_line], base64.b64encode(b"\x5d" + b"\x00" * 40).decode()),
+            script.replace(lines[payload_line], archive.text_encode(b"\x5d" + b"\x00" * 40, "xz")),
             "the script is damaged",
         ),
         "no plan": (swap_payload(script, other_files(bundle, plan=None)), "has no .notebook-lifecycle/plan"),

@@ -52,7 +52,10 @@ _FORBIDDEN_DIRS = (
 )
 _HOOKS = ("on-start", "on-create")
 
-_PY_LZMA = "python3 -c 'import lzma,sys;sys.stdout.buffer.write(lzma.decompress(sys.stdin.buffer.read()))'"
+_PY_DECODE = (
+    "python3 -c 'import sys,lzma,base64;"
+    "sys.stdout.buffer.write(lzma.decompress(base64.b85decode(sys.stdin.read().strip())))'"
+)
 
 
 def on_instance_text(name: str) -> str:
@@ -361,30 +364,26 @@ class Bundle:
             raise BundleError(f"{hook}: two files want the path {dup!r}; rename one")
         tar = archive.tar_bytes(files)
         payload = _compress_cached(tar, self.compression)
-        script = self._decoder(hook, install_dir, len(user_files), len(steps)).replace(
-            "@PAYLOAD@", base64.b64encode(payload).decode()
-        )
+        text = archive.text_encode(payload, self.compression)
+        script = self._decoder(hook, install_dir).replace("@PAYLOAD@", text)
         content = base64.b64encode(script.encode()).decode()
-        decoder_len = len(script) - _b64len(len(payload))
+        decoder_len = len(script) - len(text)
         return _Hook(hook, files, tuple(steps), tuple(user_files), script, content, decoder_len)
 
-    def _decoder(self, hook: str, install_dir: str, n_files: int, n_steps: int) -> str:
+    def _decoder(self, hook: str, install_dir: str) -> str:
         # unbundle.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
+        # Every character here is paid in every bundle: keep it short. The runner sets PATH itself;
+        # SageMaker's PATH has /usr/bin, where python3, base64 and tar live.
         d = install_dir
         if self.compression == "xz":
-            unpack = f"base64 -d<<'P'|u|tar -xmf- --no-same-owner -C {d}"
-            helper = f"u(){{ if command -v xz >/dev/null;then xz -dc;else {_PY_LZMA};fi;}}\n"
+            unpack = f"{_PY_DECODE}<<'P'|tar -xmf- --no-same-owner -C {d}"
         else:
             unpack = f"base64 -d<<'P'|tar -xzmf- --no-same-owner -C {d}"
-            helper = ""
         return (
             "#!/bin/bash\n"
-            f"# notebook-lifecycle {__version__} {hook}: {n_files} files, {n_steps} steps; "
-            "read it with `notebook-lifecycle inspect`\n"
-            "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-            "set -o pipefail\n"
-            f"{helper}"
-            f"rm -rf {d};mkdir -m755 {d}&&{unpack}||{{ echo \"notebook-lifecycle: cannot unpack into {d}\";exit 0;}}\n"
+            f"# notebook-lifecycle {__version__} {hook}\n"
+            f"umask 022;set -o pipefail;rm -rf {d};mkdir -m755 {d}&&{unpack}||"
+            f"{{ echo \"notebook-lifecycle: cannot unpack into {d}\";exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
             f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
@@ -392,8 +391,8 @@ class Bundle:
 
     def _hook_size(self, hook: _Hook) -> HookSize:
         def approx(data: bytes) -> int:
-            # compressed alone (without the shared dictionary it would enjoy), then base64 twice
-            return _b64len(_b64len(len(archive.compress(data, self.compression))))
+            # compressed alone (without the shared dictionary it would enjoy), text-encoded, then base64
+            return _b64len(len(archive.text_encode(archive.compress(data, self.compression), self.compression)))
 
         costs = tuple(FileCost(f.path, len(f.data), approx(f.data)) for f in hook.files if f.path != RUNNER_PATH)
         return HookSize(

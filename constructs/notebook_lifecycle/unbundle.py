@@ -47,12 +47,12 @@ LIFECYCLE_CONFIG_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 #: CloudFormation / API property name of each hook, in display order.
 _HOOK_KEYS = (("OnStart", "on-start"), ("OnCreate", "on-create"))
 
-_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>\S+) (?P<hook>on-start|on-create):", re.M)
+_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>\S+) (?P<hook>on-start|on-create)\b", re.M)
 _EXEC_RE = re.compile(
     r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
     re.M,
 )
-_HEREDOC_START = "base64 -d<<'P'"
+_HEREDOC_START = "<<'P'|tar "
 _HEREDOC_END = "P"
 _PLAN_MODES = ("fg", "bg")
 _PLAN_HOWS = ("exec", "bash")
@@ -378,10 +378,11 @@ def _payload(script: str, where: str) -> bytes:
     except ValueError:
         raise BundleError(_at(where, "the script is damaged: the payload has no closing 'P' line")) from None
     body = "".join(lines[start + 1 : end])
+    codec = "xz" if "b85decode" in lines[start] else "gzip"
     try:
-        return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise BundleError(_at(where, "the script is damaged: the payload is not valid base64")) from None
+        return archive.text_decode(body, codec)
+    except BundleError as exc:
+        raise BundleError(_at(where, f"the script is damaged: {exc}")) from None
 
 
 def _plan(files: tuple[PackedFile, ...], where: str) -> tuple[PlanEntry, ...]:

@@ -4,7 +4,9 @@
 # Usage: run.sh HOOK DEADLINE [FROM LOG]
 #   HOOK      on-start or on-create (names the log file)
 #   DEADLINE  seconds the foreground steps may take together; 0 means no deadline
-#   FROM LOG  continue the plan at step FROM, appending to LOG (used after a deadline)
+#   FROM LOG  continue the plan at step FROM (0-based), appending to LOG (used after a deadline)
+# or: run.sh --step N   (internal) exec step N of the plan as the calling user; sudo runs this
+#   so that a file name never passes through the user's login shell.
 #
 # The decoder that SageMaker runs unpacks the bundle into the install dir and
 # execs this file as root, with cwd / and stdout going to CloudWatch.
@@ -14,151 +16,128 @@
 # A step still running at the deadline is left running detached (its output is
 # still logged) and the remaining steps continue, in order, in the background.
 #
-# Plan: $here/plan, one step a line: NAME<TAB>USER<TAB>MODE(fg|bg)<TAB>HOW(exec|bash)<TAB>PATH
+# Plan: $h/plan, one step a line: NAME<TAB>USER<TAB>fg|bg<TAB>exec|bash<TAB>PATH
 # This file is shipped minified (comment lines and indentation removed): keep it
-# free of heredocs and multi-line strings.
+# free of heredocs and multi-line strings. Its size counts against the 16,384
+# character budget of every bundle: keep it short.
 set -u
+h=${0%/*}
+d=${h%/*}
+if [ "${1-}" = --step ]; then
+  IFS=$'\t' read -r n u m x p < <(sed -n "$(($2 + 1))p" "$h/plan")
+  [ "$x" = exec ] && exec "$d/$p"
+  exec /bin/bash "$d/$p"
+fi
 hook=$1
 budget=$2
-from=${3:-0}
-log=${4:-}
-here=${0%/*}
-dir=${here%/*}
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root
+from=${3-0}
+log=${4-}
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /
 umask 022
-
-now() {
+ms() {
   local t
   t=$(date +%s%N)
   echo $((t / 1000000))
 }
-t0=$(now)
-
-# The persistent log lives on the EBS volume, root-owned, readable by ec2-user.
-# ec2-user owns ~/SageMaker, so never follow a symlink there: replace it.
-if [ -z "$log" ]; then
-  base=/home/ec2-user/SageMaker/.lifecycle
-  logdir=$base/logs
-  if [ -d /home/ec2-user/SageMaker ]; then
-    for d in "$base" "$logdir"; do
-      if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then
-        rm -f "$d"
-      fi
-      mkdir -p "$d" && chown root:root "$d" && chmod 755 "$d"
-    done
-  else
-    logdir=/var/log/notebook-lifecycle
-    mkdir -p "$logdir"
-  fi
-  log=$logdir/$hook-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
-  if ! (set -C && : >"$log") 2>/dev/null; then
-    log=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
-  fi
-  chmod 644 "$log"
-  # keep the last 10 logs of this hook
-  find "$logdir" -maxdepth 1 -type f -name "$hook-*.log" -printf '%f\n' 2>/dev/null | sort | head -n -10 |
-    while read -r old; do rm -f "$logdir/$old"; done
-fi
-
-# From here on, everything goes to the log; flush copies what is new to fd 3 (stdout).
-exec 3>&1 >>"$log" 2>&1
-sent=$(stat -c %s "$log")
-flush() {
-  local size
-  size=$(stat -c %s "$log")
-  if [ "$size" -gt "$sent" ]; then
-    tail -c +$((sent + 1)) "$log" | head -c $((size - sent)) >&3
-    sent=$size
-  fi
+sec() {
+  printf %d.%03d $(($1 / 1000)) $(($1 % 1000))
 }
-if [ "$from" = 0 ]; then
-  echo "notebook-lifecycle: $hook starts $(date -u +%FT%TZ); install dir $dir; log $log"
-else
-  echo "notebook-lifecycle: $hook continues in the background from step $((from + 1))"
+t0=$(ms)
+
+# The persistent log: on the EBS volume, root-owned, readable by ec2-user. ec2-user
+# owns ~/SageMaker, so a symlink or file in the way is removed, never followed.
+if [ -z "$log" ]; then
+  L=/home/ec2-user/SageMaker/.lifecycle
+  [ -d "${L%/*}" ] || L=/var/log/notebook-lifecycle
+  for x in "$L" "$L/logs"; do
+    if [ -L "$x" ] || { [ -e "$x" ] && [ ! -d "$x" ]; }; then
+      rm -f "$x"
+    fi
+    mkdir -p "$x"
+    chown root:root "$x"
+    chmod 755 "$x"
+  done
+  log=$L/logs/$hook-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
+  (set -C && : >"$log") 2>/dev/null || log=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
+  chmod 644 "$log"
+  # keep the 10 newest logs of this hook
+  # shellcheck disable=SC2012
+  ls -1t "$L/logs/$hook"-*.log 2>/dev/null | tail -n +11 | xargs -r rm -f
 fi
 
-# The deadline: a watchdog signals USR1, which interrupts `wait`.
+# Everything goes to the log; f copies what is new in it to fd 3 (stdout, CloudWatch).
+exec 3>&1 >>"$log" 2>&1
+s=$(stat -c %s "$log")
+f() {
+  local z
+  z=$(stat -c %s "$log")
+  [ "$z" -gt "$s" ] && tail -c +$((s + 1)) "$log" | head -c $((z - s)) >&3
+  s=$z
+}
+echo "notebook-lifecycle: $hook $(date -u +%FT%TZ) from step $((from + 1)); log $log"
+
+# The deadline: a watchdog sends USR1, which interrupts `wait`.
 late=0
 trap 'late=1' USR1
-wd=
+w=
 if [ "$budget" -gt 0 ]; then
-  remaining=$((budget - ($(now) - t0) / 1000))
-  [ "$remaining" -gt 0 ] || remaining=1
   (
-    trap 'kill $s 2>/dev/null; exit 0' TERM
-    sleep "$remaining" &
-    s=$!
-    wait $s
+    trap 'kill $z 2>/dev/null; exit' TERM
+    sleep $((budget - ($(ms) - t0) / 1000)) &
+    z=$!
+    wait $z
     kill -USR1 $$
   ) 3>&- </dev/null &
-  wd=$!
+  w=$!
 fi
 
-names=()
-users=()
-states=()
-secs=()
-i=0
-rest=-1
-while IFS=$'\t' read -r name user mode how path; do
-  if [ "$i" -lt "$from" ]; then
-    i=$((i + 1))
-    continue
-  fi
-  if [ "$late" = 1 ] && [ "$mode" = fg ]; then
+sum=
+i=-1
+rest=
+while IFS=$'\t' read -r n u m x p; do
+  i=$((i + 1))
+  [ "$i" -lt "$from" ] && continue
+  if [ "$late" = 1 ] && [ "$m" = fg ]; then
     rest=$i
     break
   fi
-  cmd=("$dir/$path")
-  [ "$how" = exec ] || cmd=(/bin/bash "$dir/$path")
-  [ "$user" = root ] || cmd=(sudo -H -i -u "$user" "${cmd[@]}")
-  echo "==> [$name] as $user ($mode)"
-  flush
-  start=$(now)
-  tag=${name//[\\|&]/_}
-  setsid "${cmd[@]}" </dev/null > >(sed -u "s|^|[$tag] |" 3>&-) 2>&1 3>&- &
-  pid=$!
-  if [ "$mode" = bg ]; then
-    state=started
+  if [ "$u" = root ]; then
+    c=("$d/$p")
+    [ "$x" = exec ] || c=(/bin/bash "$d/$p")
   else
-    wait "$pid"
-    rc=$?
-    if [ "$late" = 1 ] && kill -0 "$pid" 2>/dev/null; then
-      state=detached
-    elif [ "$rc" = 0 ]; then
-      state=ok
+    c=(sudo -H -i -u "$u" /bin/bash "$0" --step "$i")
+  fi
+  echo "==> $n ($u, $m)"
+  f
+  t=$(ms)
+  r=started
+  if [ "$m" = bg ]; then
+    # background output interleaves with later steps: tag each line with the step's name
+    setsid "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u "s|^|[${n//[\\|&]/_}] |") 2>&1 &
+  else
+    setsid "${c[@]}" </dev/null 3>&- &
+    pid=$!
+    wait $pid
+    e=$?
+    if [ "$late" = 1 ] && kill -0 $pid 2>/dev/null; then
+      r=detached
+    elif [ $e = 0 ]; then
+      r=ok
     else
-      state="failed($rc)"
+      r="failed($e)"
     fi
   fi
-  took=$(($(now) - start))
-  echo "<== [$name] $state after $((took / 1000)).$(printf %03d $((took % 1000)))s"
-  names+=("$name")
-  users+=("$user")
-  states+=("$state")
-  secs+=("$((took / 1000)).$(printf %03d $((took % 1000)))")
-  i=$((i + 1))
-done <"$here/plan"
+  t=$(sec $(($(ms) - t)))
+  echo "<== $n: $r after ${t}s"
+  sum+=$(printf '\n%-40s %-9s %-11s %9s' "$n" "$u" "$r" "$t")
+done <"$h/plan"
 
-if [ -n "$wd" ]; then
-  kill "$wd" 2>/dev/null
-fi
-if [ "$rest" -ge 0 ]; then
-  echo "notebook-lifecycle: deadline of ${budget}s reached; steps from $((rest + 1)) on continue in the background (see $log)"
+[ -n "$w" ] && kill $w 2>/dev/null
+if [ -n "$rest" ]; then
+  echo "notebook-lifecycle: deadline of ${budget}s reached; steps from $((rest + 1)) on continue in the background"
   setsid /bin/bash "$0" "$hook" 0 "$rest" "$log" </dev/null >/dev/null 2>&1 3>&- &
 fi
-
-total=$(($(now) - t0))
-echo
-echo "notebook-lifecycle summary ($hook)"
-printf '%-40s %-9s %-11s %9s\n' STEP USER STATUS SECONDS
-for j in "${!names[@]}"; do
-  printf '%-40s %-9s %-11s %9s\n' "${names[$j]}" "${users[$j]}" "${states[$j]}" "${secs[$j]}"
-done
-if [ "$from" = 0 ]; then
-  echo "total $((total / 1000)).$(printf %03d $((total % 1000)))s (deadline ${budget}s, platform limit 300s)"
-fi
-flush
+printf '\nnotebook-lifecycle summary (%s)\n%-40s %-9s %-11s %9s%s\ntotal %ss (deadline %ss, platform limit 300s)\n' "$hook" STEP USER STATUS SECONDS "$sum" "$(sec $(($(ms) - t0)))" "$budget"
+f
 exit 0
