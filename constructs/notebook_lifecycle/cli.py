@@ -5,6 +5,7 @@ Subcommands (each is one ``_add_<name>`` function registered in :data:`_COMMANDS
     notebook-lifecycle build DIR [options]   folder (+ feature flags) -> on-start.sh
     notebook-lifecycle inspect FILE          what a script, its base64 or a template holds
     notebook-lifecycle unpack FILE -o DIR    the files of every bundle found, on disk
+    notebook-lifecycle run-local TARGET      boot it in the local notebook-instance emulator
 
 Every error exits 2 with one line on stderr (``notebook-lifecycle: error: ...``)
 and writes nothing. Standard library only; no CDK here.
@@ -65,6 +66,7 @@ examples:
   notebook-lifecycle build startup/ --as-root 10-packages.sh --autostop-idle-minutes 60
   notebook-lifecycle inspect cdk.out/MyStack.template.json
   notebook-lifecycle unpack on-start.sh -o review/
+  notebook-lifecycle run-local startup/ --as-root 10-packages.sh --restarts 2
 """
 
 
@@ -90,7 +92,7 @@ def _command(sub: Any, name: str, handler: Handler, summary: str, description: s
         description=description or summary,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, command=name)
     return parser
 
 
@@ -120,6 +122,11 @@ _ON_CREATE_FLAGS = {"as_root": "--on-create-as-root", "background": "--on-create
 
 def _add_build(sub: Any) -> None:
     p = _command(sub, "build", _build, "build the on-start (and on-create) lifecycle script", _BUILD_DESCRIPTION)
+    _add_bundle_options(p, output=True)
+
+
+def _add_bundle_options(p: _Parser, *, output: bool) -> None:
+    """DIR, the plan, on-create, bundle settings and feature flags: shared by build and run-local."""
     p.add_argument("dir", metavar="DIR", nargs="?", help="folder of startup scripts (may be left out when a feature is enabled)")
     p.add_argument("--as-root", metavar="NAME", action="append", default=[], help="run NAME as root (repeatable)")
     p.add_argument("--background", metavar="NAME", action="append", default=[], help="start NAME detached, do not wait (repeatable)")
@@ -130,15 +137,18 @@ def _add_build(sub: Any) -> None:
     create.add_argument("--on-create-as-root", metavar="NAME", action="append", default=[], help="as --as-root, for --on-create")
     create.add_argument("--on-create-background", metavar="NAME", action="append", default=[], help="as --background, for --on-create")
     create.add_argument("--on-create-run", metavar="NAME", action="append", default=None, help="as --run, for --on-create")
-    create.add_argument("--on-create-output", metavar="PATH", help="where to write it (default: on-create.sh next to -o)")
+    if output:
+        create.add_argument("--on-create-output", metavar="PATH", help="where to write it (default: on-create.sh next to -o)")
 
-    out = p.add_argument_group("output")
-    out.add_argument("-o", "--output", metavar="PATH", default="on-start.sh", help="on-start script to write; '-' for stdout (default: on-start.sh)")
+    out = p.add_argument_group("output" if output else "bundle")
+    if output:
+        out.add_argument("-o", "--output", metavar="PATH", default="on-start.sh", help="on-start script to write; '-' for stdout (default: on-start.sh)")
     out.add_argument("--install-dir", metavar="PATH", default="/startup", help="root-owned folder unpacked on the instance (default: /startup)")
     out.add_argument("--deadline", metavar="SECONDS", type=_int, default=DEFAULT_DEADLINE_SECONDS,
                      help=f"time the foreground steps may take, 1 to 280 (default: {DEFAULT_DEADLINE_SECONDS})")
     out.add_argument("--compression", choices=("xz", "gzip"), default="xz", help="payload codec (default: xz, the densest)")
-    out.add_argument("-q", "--quiet", action="store_true", help="do not print the size report")
+    if output:
+        out.add_argument("-q", "--quiet", action="store_true", help="do not print the size report")
 
     feat = p.add_argument_group("features (all off by default)")
     feat.add_argument("--autostop-idle-minutes", metavar="N", type=_int, help="stop the instance after N idle minutes")
@@ -157,22 +167,11 @@ def _add_build(sub: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    features = _features(args)
-    if args.dir is None and args.on_create is None and features is None:
-        raise BundleError("build: give DIR, the folder of your startup scripts, or enable a feature (see --help)")
     on_start_path, on_create_path = _build_outputs(args)
     for folder in (args.dir, args.on_create):
         for target in (on_start_path, on_create_path):
             _refuse_inside(target, folder)
-    with _flag_names(_ON_START_FLAGS):
-        on_start = _scripts(args.dir, args.as_root, args.background, args.run)
-    with _flag_names(_ON_CREATE_FLAGS):
-        on_create = _scripts(args.on_create, args.on_create_as_root, args.on_create_background, args.on_create_run)
-    with _flag_names(_ON_START_FLAGS):
-        bundle = Bundle(
-            on_start, on_create, features,
-            install_dir=args.install_dir, deadline_seconds=args.deadline, compression=args.compression,
-        )  # fmt: skip
+    bundle = _bundle_from(args)
     outputs = [(on_start_path, bundle.on_start_script)]
     if on_create_path is not None:
         outputs.append((on_create_path, bundle.on_create_script))
@@ -184,6 +183,22 @@ def _build(args: argparse.Namespace) -> int:
         for path, _ in written:
             print(f"wrote {path or '<stdout>'}", file=report)
     return 0
+
+
+def _bundle_from(args: argparse.Namespace) -> Bundle:
+    """The Bundle that the options of build / run-local describe."""
+    features = _features(args)
+    if args.dir is None and args.on_create is None and features is None:
+        raise BundleError(f"{args.command}: give DIR, the folder of your startup scripts, or enable a feature (see --help)")
+    with _flag_names(_ON_START_FLAGS):
+        on_start = _scripts(args.dir, args.as_root, args.background, args.run)
+    with _flag_names(_ON_CREATE_FLAGS):
+        on_create = _scripts(args.on_create, args.on_create_as_root, args.on_create_background, args.on_create_run)
+    with _flag_names(_ON_START_FLAGS):
+        return Bundle(
+            on_start, on_create, features,
+            install_dir=args.install_dir, deadline_seconds=args.deadline, compression=args.compression,
+        )  # fmt: skip
 
 
 def _scripts(
@@ -426,15 +441,119 @@ def _write_bundle(folder: Path, bundle: FoundBundle) -> None:
         os.chmod(target, f.mode)
 
 
-# -- run-local (to come) ---------------------------------------------------------------------
-# `notebook-lifecycle run-local` will run a bundle in the notebook-instance emulator
-# (notebook_lifecycle.emulator). To add it: write `_add_run_local(sub)` like `_add_inspect`
-# (a `_command(...)` call plus its arguments and a handler that raises BundleError on bad
-# input), then append it to _COMMANDS below.
+# -- run-local -------------------------------------------------------------------------------
+
+_RUN_LOCAL_DESCRIPTION = """\
+Boot the on-start (and, on the first start, the on-create) script in the notebook-instance
+emulator: a throwaway copy of this machine's root filesystem in a private mount namespace,
+with a user ec2-user, /home/ec2-user/SageMaker kept between restarts, and recording stubs
+for systemctl and the SSM agent. Prints each step's user, status and seconds, the total
+against the 5-minute limit, and what would have failed on a real instance.
+
+TARGET is a folder of startup scripts (built as `build` would, with the same options), an
+on-start script (ours or hand-written), or a synthesized CloudFormation template. Needs
+Linux and root.
+Exit status: 0 every hook would have succeeded, 1 a hook would have failed the start, 2 error.
+"""
+
+
+def _add_run_local(sub: Any) -> None:
+    p = _command(sub, "run-local", _run_local, "boot the lifecycle scripts in the local notebook emulator",
+                 _RUN_LOCAL_DESCRIPTION)
+    _add_bundle_options(p, output=False)
+    emu = p.add_argument_group("emulator")
+    emu.add_argument("--restarts", metavar="N", type=_int, default=1,
+                     help="restarts after the first start (default: 1); only ~/SageMaker survives them")
+    emu.add_argument("--state", metavar="DIR", help="keep the instance's volume (~/SageMaker) in DIR (default: a temporary folder)")
+    emu.add_argument("--platform", choices=("al2023", "al2"), default="al2023",
+                     help="al2023: systemd, no cron (default); al2: systemd and cron")
+    emu.add_argument("--config", metavar="LOGICAL_ID", help="with a template holding several lifecycle configs: the one to run")
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    from . import emulator  # the emulator is only needed here
+
+    if args.restarts < 0:
+        raise BundleError(f"--restarts: {args.restarts} must be 0 or more")
+    on_start, on_create = _hooks_to_run(args)
+    reason = emulator.unavailable_reason()
+    if reason:
+        raise BundleError(reason)
+    with contextlib.ExitStack() as stack:
+        state = args.state or stack.enter_context(tempfile.TemporaryDirectory(prefix="notebook-lifecycle-state-"))
+        emu = emulator.Emulator(state, platform=args.platform)
+        boots = [emu.start(on_start, on_create)]
+        boots += [emu.run(on_start) for _ in range(args.restarts) if on_start is not None]
+    failed = []
+    for number, result in enumerate(boots, start=1):
+        print(f"boot {number} ({'first start' if number == 1 else 'restart'}, {args.platform})")
+        for hook in (*result.earlier, result):
+            print(_describe_hook(hook))
+            if hook.failed:
+                failed.append(f"boot {number} {hook.hook}: {hook.reason}")
+    if failed:
+        print("a real instance would have FAILED to start: " + "; ".join(failed))
+        return 1
+    print("a real instance would have started: every hook exited 0 within the 300 s limit")
+    return 0
+
+
+def _hooks_to_run(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]]:
+    """(on-start, on-create) scripts from a folder, a script file or a template."""
+    target = args.dir
+    if target is None or Path(target).is_dir():
+        bundle = _bundle_from(args)
+        return bundle.on_start_script, bundle.on_create_script
+    try:
+        found = _bundles_in(target)
+    except BundleError:
+        # not one of ours: a hand-written lifecycle script runs as it is
+        with _os_errors("cannot read"):
+            text = Path(target).read_text(encoding="utf-8", errors="replace")
+        if text.lstrip().startswith("{"):
+            raise
+        return text, None
+    configs = sorted({b.label.rsplit("/", 1)[0] for b in found if "/" in b.label})
+    if len(configs) > 1 or args.config:
+        if args.config not in configs:
+            raise BundleError(f"--config: give one of {', '.join(configs) or '(none)'} to choose the lifecycle config to run")
+        found = [b for b in found if b.label.rsplit("/", 1)[0] == args.config]
+    by_hook = {b.hook: b.script for b in found}
+    return by_hook.get("on-start"), by_hook.get("on-create")
+
+
+def _describe_hook(result: Any) -> str:
+    verdict = f"FAILED: {result.reason}" if result.failed else "ok"
+    lines = [f"  {result.hook}: {verdict}, {result.seconds:.2f} s of the 300 s limit"]
+    table = _summary_table(result.output, result.hook)
+    lines += [f"    {row}" for row in table] or ["    (no step summary: the runner did not finish; output tail below)"]
+    failed_steps = [row.split()[0] for row in table[1:] if "failed(" in row]
+    if failed_steps:
+        lines.append(f"    failed steps (logged; they do not fail the start): {', '.join(failed_steps)}")
+    lines += [f"    stubbed call: {call}" for call in result.calls]
+    if result.failed or not table:
+        lines += [f"    | {line}" for line in result.output.rstrip("\n").splitlines()[-15:]]
+    return "\n".join(lines)
+
+
+def _summary_table(output: str, hook: str) -> list[str]:
+    """The rows of the runner's last summary table (header first), plus its total line."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line == f"notebook-lifecycle summary ({hook})"]
+    if not starts:
+        return []
+    rows = []
+    for line in lines[starts[-1] + 1 :]:
+        if not line.strip():
+            break
+        rows.append(line)
+        if line.startswith("total "):
+            break
+    return rows
 
 
 #: Every subcommand: a function that adds its parser (and handler) to the subparsers.
-_COMMANDS: list[Callable[[Any], None]] = [_add_build, _add_inspect, _add_unpack]
+_COMMANDS: list[Callable[[Any], None]] = [_add_build, _add_inspect, _add_unpack, _add_run_local]
 
 
 # -- helpers ---------------------------------------------------------------------------------
