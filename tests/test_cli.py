@@ -22,7 +22,6 @@ from notebook_lifecycle.unbundle import LIFECYCLE_CONFIG_TYPE, read_bundles
 EXE = Path(sysconfig.get_path("scripts")) / "notebook-lifecycle"
 SHA = "ab" * 32
 BINARY = bytes(range(256))
-FEATURE_FILES = Path(cli.__file__).parent / "on_instance" / "features"
 
 
 def console(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -191,14 +190,7 @@ def test_on_create_is_written_next_to_on_start(tmp_path, startup, capsys):
     assert status == 0 and read_bundles((tmp_path / "create.sh").read_text())[0].hook == "on-create"
 
 
-def test_feature_flags_map_to_features(tmp_path, startup, capsys, monkeypatch):
-    seen: list[Features | None] = []
-
-    def spy(on_start, on_create, features, **kwargs):  # the flags' Features, then a bundle without them
-        seen.append(features)
-        return Bundle(on_start, on_create, None, **kwargs)
-
-    monkeypatch.setattr(cli, "Bundle", spy)
+def test_feature_flags_map_to_features(tmp_path, startup, capsys):
     status, _, err = run(
         capsys, "build", str(startup), "-o", str(tmp_path / "s.sh"),
         "--autostop-idle-minutes", "45", "--autostop-ignore-connections", "--persistent-conda", "--stop-ssm-agent",
@@ -208,30 +200,25 @@ def test_feature_flags_map_to_features(tmp_path, startup, capsys, monkeypatch):
         "--binary", "uv=https://example.com/uv@0.4.1",
     )  # fmt: skip
     assert status == 0, err
-    assert seen == [
-        Features(
-            autostop=Autostop(45, ignore_connections=True),
-            persistent_conda=True,
-            stop_ssm_agent=True,
-            persist_dirs=(".ssh", ".config/git"),
-            bin_dir=True,
-            environment={"TEAM": "data science", "EMPTY": "", "EQ": "a=b"},
-            binaries=(
-                Binary("jq", "https://example.com/jq-1.7"),
-                Binary("yq", "https://user@example.com/yq", SHA),
-                Binary("uv", "https://example.com/uv@0.4.1"),
-            ),
-        )
-    ]
-    seen.clear()
+    expected = Features(
+        autostop=Autostop(45, ignore_connections=True),
+        persistent_conda=True,
+        stop_ssm_agent=True,
+        persist_dirs=(".ssh", ".config/git"),
+        bin_dir=True,
+        environment={"TEAM": "data science", "EMPTY": "", "EQ": "a=b"},
+        binaries=(
+            Binary("jq", "https://example.com/jq-1.7"),
+            Binary("yq", "https://user@example.com/yq", SHA),
+            Binary("uv", "https://example.com/uv@0.4.1"),
+        ),
+    )
+    # the command line builds exactly the bundle that the Python API builds with those Features
+    assert (tmp_path / "s.sh").read_text() == Bundle(StartupScripts.from_directory(startup), features=expected).on_start_script
     assert run(capsys, "build", str(startup), "-o", str(tmp_path / "t.sh"))[0] == 0
-    assert seen == [None], "no feature flag, no features"
+    assert (tmp_path / "t.sh").read_text() == Bundle(StartupScripts.from_directory(startup)).on_start_script
 
 
-@pytest.mark.skipif(
-    not all((FEATURE_FILES / name).is_file() for name in ("environment.sh", "autostop.sh", "autostop.py")),
-    reason="on_instance/features/ (environment.sh, autostop.sh, autostop.py) is not in the package yet",
-)
 def test_features_alone_build_a_script(tmp_path, capsys):
     status, _, err = run(capsys, "build", "--autostop-idle-minutes", "30", "--env", "A=1", "-o", str(tmp_path / "f.sh"))
     assert status == 0, err
