@@ -1,0 +1,194 @@
+"""The real, pinned CDK CLI (node_modules/.bin/cdk) on the example app.
+
+* ``cdk synth`` from the repository root, as ``make synth`` runs it (but into a
+  temporary folder): exit 0, no warnings, the template holds the expected resources
+  and the same lifecycle content as an in-process synthesis (so the bundle is
+  byte-identical across processes).
+* ``cdk bootstrap`` / ``cdk deploy`` / ``cdk destroy`` against a moto server that
+  this module starts on localhost (dummy credentials, us-east-1), reading the
+  lifecycle configuration back through boto3. moto's CloudFormation ignores resource
+  names, so physical ids come from ``list_stack_resources``. The server is stopped
+  in a finalizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from cdk_apps import EXAMPLE_STACK, REPO, example_template, only  # noqa: I001
+
+pytestmark = pytest.mark.cdkcli
+
+CDK = REPO / "node_modules" / ".bin" / "cdk"
+VENV_BIN = Path(sys.executable).parent
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+LCC = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
+
+if not CDK.exists():  # pragma: no cover
+    pytest.skip(f"the pinned CDK CLI is not installed ({CDK}); run `make node`", allow_module_level=True)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env.update(
+        PATH=os.pathsep.join([str(CDK.parent), str(VENV_BIN), env.get("PATH", "")]),
+        CDK_DISABLE_VERSION_CHECK="true",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        AWS_EC2_METADATA_DISABLED="true",
+        NODE_NO_WARNINGS="1",
+        CI="true",
+    )
+    return env
+
+
+def _cdk(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(CDK), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 0, f"cdk {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+# -- synth ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    result = _cdk("synth", "--no-notices", "--quiet", "-o", str(outdir), env=_base_env())
+    return outdir, result
+
+
+def test_cdk_synth_writes_the_example_template_without_warnings(
+    synthesized: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    outdir, result = synthesized
+    output = result.stdout + result.stderr
+    assert "warning" not in output.lower(), output
+    assert "feature flags" not in output, output
+    path = outdir / f"{EXAMPLE_STACK}.template.json"
+    assert path.is_file()
+    tpl = json.loads(path.read_text())
+    types = sorted(r["Type"] for r in tpl["Resources"].values() if r["Type"] != "AWS::CDK::Metadata")
+    assert types == [
+        "AWS::IAM::ManagedPolicy",
+        "AWS::IAM::Role",
+        "AWS::SageMaker::NotebookInstance",
+        "AWS::SageMaker::NotebookInstanceLifecycleConfig",
+    ]
+    content = only(tpl, LCC)[1]["Properties"]["OnStart"][0]["Content"]
+    assert isinstance(content, str) and len(content) <= 16384
+    # the CLI's process renders the very bytes an in-process synthesis does
+    assert content == only(example_template(), LCC)[1]["Properties"]["OnStart"][0]["Content"]
+    report = json.loads((outdir / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+# -- deploy to moto ------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_base_env(),
+    )
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        log.close()
+
+    # moto takes the bucket name from the host of a path-style URL: use "localhost", not an IP
+    endpoint = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start (exit {proc.poll()})") from None
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        stop()
+
+
+def test_cdk_deploy_to_moto_and_read_the_lifecycle_config_back(moto_endpoint: str, tmp_path: Path) -> None:
+    import boto3
+
+    env = _base_env()
+    env.update(
+        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+    )
+    outdir = tmp_path / "cdk.out"
+    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices", "-o", str(outdir), env=env)
+    _cdk("deploy", EXAMPLE_STACK, "--require-approval", "never", "--no-notices", "-o", str(outdir), env=env)
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    cfn = session.client("cloudformation", endpoint_url=moto_endpoint)
+    sm = session.client("sagemaker", endpoint_url=moto_endpoint)
+    iam = session.client("iam", endpoint_url=moto_endpoint)
+    stack = cfn.describe_stacks(StackName=EXAMPLE_STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    physical = {
+        r["ResourceType"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=EXAMPLE_STACK)["StackResourceSummaries"]
+    }
+
+    deployed_tpl = json.loads((outdir / f"{EXAMPLE_STACK}.template.json").read_text())
+    expected = only(deployed_tpl, LCC)[1]["Properties"]["OnStart"][0]["Content"]
+    lcc_name = physical[LCC].rsplit("/", 1)[-1]  # moto's physical id is the ARN
+    config = sm.describe_notebook_instance_lifecycle_config(NotebookInstanceLifecycleConfigName=lcc_name)
+    assert config["OnStart"] == [{"Content": expected}]
+    assert "OnCreate" not in config or config["OnCreate"] == []
+
+    notebook_name = physical["AWS::SageMaker::NotebookInstance"].rsplit("/", 1)[-1]
+    notebook = sm.describe_notebook_instance(NotebookInstanceName=notebook_name)
+    assert notebook["InstanceType"] == "ml.t3.medium"
+    role_name = physical["AWS::IAM::Role"]
+    assert notebook["RoleArn"].endswith(f"/{role_name}")
+    attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [physical["AWS::IAM::ManagedPolicy"]]
+
+    # moto's CloudFormation deletes an AWS::IAM::ManagedPolicy without detaching it, so deleting the
+    # role fails ("must detach all policies first"); real CloudFormation detaches it. Do it for moto.
+    iam.detach_role_policy(RoleName=role_name, PolicyArn=physical["AWS::IAM::ManagedPolicy"])
+    _cdk("destroy", EXAMPLE_STACK, "--force", "--no-notices", "-o", str(outdir), env=env)
+    remaining = [
+        s for s in cfn.list_stacks()["StackSummaries"]
+        if s["StackName"] == EXAMPLE_STACK and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    assert remaining == []
+    assert sm.list_notebook_instances()["NotebookInstances"] == []
