@@ -468,6 +468,7 @@ class Emulator:
             "NAFTER": str(len(after)),
             "AFTER_TIMEOUT": str(_AFTER_TIMEOUT),
             "SETUP": self.setup,
+            "CRON": "1" if self.cron else "0",
         }
         lines = [f"{k}={shlex.quote(v)}" for k, v in conf.items()]
         lines.append("HOOK_NAMES=(" + " ".join(shlex.quote(h) for h, _ in hooks) + ")")
@@ -678,6 +679,9 @@ if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the 
 mount --bind "$VOLUME" "$m/home/ec2-user/SageMaker" || { say "cannot mount the volume $VOLUME"; exit 73; }
 if ! out=$(cd / && inbox /bin/bash $B/volume.sh 2>&1); then say "preparing the volume failed: $out"; exit 73; fi
 rm -rf "$m$B/stubs" "$m$B/prepare.sh" "$m$B/volume.sh"
+
+# cron=True: a cron daemon runs, as on AL2 (crond under systemd); it dies with the namespace
+if [ "$CRON" = 1 ]; then inbox cron >/dev/null 2>&1 || say "cannot start cron (ignored)"; fi
 
 if [ -n "$SETUP" ]; then
   (cd / && umask 022 && exec timeout -s KILL "$AFTER_TIMEOUT" chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 /bin/bash -c "$SETUP") \

@@ -11,7 +11,10 @@ Pure Python; no CDK here.
 
 from __future__ import annotations
 
+import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Mapping, Optional, Sequence, Tuple
@@ -19,16 +22,17 @@ from typing import Mapping, Optional, Sequence, Tuple
 from .errors import BundleError
 from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
 
-__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "NOTEBOOK_INSTANCE"]
+__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "minify_python", "NOTEBOOK_INSTANCE"]
 
 #: IamGrant resource kind: the notebook instance's own ARN.
 NOTEBOOK_INSTANCE = "notebook-instance"
 
 FEATURES_DIR = f"{RESERVED_DIR}/features"
 
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
-_URL_RE = re.compile(r"^https?://[^\s'\"\\]+$")
+# used with fullmatch: `$` alone would accept a trailing newline, which would break the generated files
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+_URL_RE = re.compile(r"https?://[^\s'\"\\]+")
 _RESERVED_ENV = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "PS1", "PS2", "PS4", "BASH_ENV", "ENV",
      "LD_PRELOAD", "LD_LIBRARY_PATH", "SHLVL", "UID", "EUID", "PPID"}
@@ -102,17 +106,58 @@ class Binary:
             raise BundleError(
                 f"binaries: name {n!r} must be a plain file name (no '/', not '.' or '..', not starting with '-')"
             )
-        if not isinstance(self.url, str) or not _URL_RE.match(self.url):
+        if not isinstance(self.url, str) or not _URL_RE.fullmatch(self.url):
             raise BundleError(f"binaries[{n}].url: {self.url!r} must be an http:// or https:// address without spaces or quotes")
-        if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.match(self.sha256)):
+        if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256)):
             raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)")
+
+
+def minify_python(text: str) -> str:
+    """Drop comments, docstrings and blank lines of one of *our* Python files; indent by one space a level.
+
+    Other string literals (multi-line ones included) are kept as they are. The
+    result is checked by compiling it. Only for files written with 4-space
+    indentation, such as ``on_instance/features/autostop.py``.
+    """
+    tree = ast.parse(text)
+    doc_rows: set = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and len(body) > 1:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                doc_rows.update(range(first.lineno, first.end_lineno + 1))
+    lines = [list(line) for line in text.splitlines()]
+    verbatim: set = set()  # continuation rows of kept multi-line strings
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.COMMENT:
+            row, col = tok.start
+            lines[row - 1][col:] = []
+        elif tok.type == tokenize.STRING and tok.start[0] != tok.end[0] and tok.start[0] not in doc_rows:
+            verbatim.update(range(tok.start[0] + 1, tok.end[0] + 1))
+    out = []
+    for row, chars in enumerate(lines, 1):
+        line = "".join(chars)
+        if row in verbatim:
+            out.append(line)
+        elif row not in doc_rows and line.strip():
+            body = line.rstrip()
+            indent = len(body) - len(body.lstrip(" "))
+            out.append(" " * (indent // 4) + body.lstrip(" "))
+    result = "\n".join(out) + "\n"
+    compile(result, "<minified>", "exec")
+    return result
 
 
 def _on_instance_file(rel: str) -> bytes:
     from .bundle import minify_shell, on_instance_text
 
     text = on_instance_text(rel)
-    return (minify_shell(text) if rel.endswith(".sh") else text).encode()
+    if rel.endswith(".sh"):
+        text = minify_shell(text)
+    elif rel.endswith(".py"):
+        text = minify_python(text)
+    return text.encode()
 
 
 def _conf(values: Sequence[Tuple[str, str]]) -> bytes:
@@ -172,7 +217,7 @@ class Features:
             raise BundleError("environment: expected a mapping of variable name to value")
         env = {}
         for k, v in self.environment.items():
-            if not isinstance(k, str) or not _IDENT_RE.match(k):
+            if not isinstance(k, str) or not _IDENT_RE.fullmatch(k):
                 raise BundleError(f"environment: {k!r} is not a valid shell variable name (letters, digits, '_', not starting with a digit)")
             if k in _RESERVED_ENV:
                 raise BundleError(f"environment: {k} is managed by the shell or the platform; choose another name")

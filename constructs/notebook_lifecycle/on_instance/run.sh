@@ -45,34 +45,43 @@ sec() {
 }
 t0=$(ms)
 
-# The persistent log: on the EBS volume, root-owned, readable by ec2-user. ec2-user
-# owns ~/SageMaker, so a symlink or file in the way is removed, never followed.
+# The persistent log: on the EBS volume, root-owned, readable by ec2-user. ec2-user owns
+# ~/SageMaker and can swap a name there for a symlink at any moment, so nothing here
+# follows one: an odd entry is renamed away (rename does not follow links), folders get
+# their mode from mkdir, and the log is opened relative to a verified working directory,
+# which later renames cannot redirect (only root can change what is in it).
 if [ -z "$log" ]; then
   L=/home/ec2-user/SageMaker/.lifecycle
   [ -d "${L%/*}" ] || L=/var/log/notebook-lifecycle
   for x in "$L" "$L/logs"; do
-    if [ -L "$x" ] || { [ -e "$x" ] && [ ! -d "$x" ]; }; then
-      rm -f "$x"
+    if [ -L "$x" ] || { [ -e "$x" ] && [ "$(stat -c %u:%F:%a "$x")" != 0:directory:755 ]; }; then
+      mv -fT "$x" "$x.moved-$$" 2>/dev/null || rm -f "$x"
     fi
-    mkdir -p "$x"
-    chown root:root "$x"
-    chmod 755 "$x"
+    mkdir -m 755 "$x" 2>/dev/null
   done
-  log=$L/logs/$hook-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
-  (set -C && : >"$log") 2>/dev/null || log=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
+  log=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
+  if cd "$L/logs" && [ "$(pwd -P)" = "$L/logs" ] && [ "$(stat -c %u:%a .)" = 0:755 ]; then
+    n=$hook-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
+    (set -C && : >"$n") 2>/dev/null && rm -f "$log" && log=$n
+    # keep the 10 newest logs of this hook
+    # shellcheck disable=SC2012
+    ls -1t "$hook"-*.log 2>/dev/null | tail -n +11 | xargs -r rm -f --
+  fi
   chmod 644 "$log"
-  # keep the 10 newest logs of this hook
-  # shellcheck disable=SC2012
-  ls -1t "$L/logs/$hook"-*.log 2>/dev/null | tail -n +11 | xargs -r rm -f
+  # Everything goes to the log; f copies what is new in it to fd 3 (stdout, CloudWatch).
+  exec 3>&1 >>"$log" 2>&1
+  [ "${log#/}" != "$log" ] || log=$PWD/$log
+  cd /
+else
+  # a continuation after the deadline: stdout is the log already; CloudWatch is gone
+  exec 3>/dev/null
 fi
-
-# Everything goes to the log; f copies what is new in it to fd 3 (stdout, CloudWatch).
-exec 3>&1 >>"$log" 2>&1
-s=$(stat -c %s "$log")
+# the log through our own descriptor, whatever becomes of its name
+s=$(stat -L -c %s /proc/$$/fd/1)
 f() {
   local z
-  z=$(stat -c %s "$log")
-  [ "$z" -gt "$s" ] && tail -c +$((s + 1)) "$log" | head -c $((z - s)) >&3
+  z=$(stat -L -c %s /proc/$$/fd/1)
+  [ "$z" -gt "$s" ] && tail -c +$((s + 1)) /proc/$$/fd/1 | head -c $((z - s)) >&3
   s=$z
 }
 echo "notebook-lifecycle: $hook $(date -u +%FT%TZ) from step $((from + 1)); log $log"
@@ -136,7 +145,7 @@ done <"$h/plan"
 [ -n "$w" ] && kill $w 2>/dev/null
 if [ -n "$rest" ]; then
   echo "notebook-lifecycle: deadline of ${budget}s reached; steps from $((rest + 1)) on continue in the background"
-  setsid /bin/bash "$0" "$hook" 0 "$rest" "$log" </dev/null >/dev/null 2>&1 3>&- &
+  setsid /bin/bash "$0" "$hook" 0 "$rest" "$log" </dev/null 3>&- &
 fi
 printf '\nnotebook-lifecycle summary (%s)\n%-40s %-9s %-11s %9s%s\ntotal %ss (deadline %ss, platform limit 300s)\n' "$hook" STEP USER STATUS SECONDS "$sum" "$(sec $(($(ms) - t0)))" "$budget"
 f

@@ -1,0 +1,43 @@
+#!/bin/bash
+# Feature autostop (root, every start): run autostop.py every 5 minutes under a systemd timer
+# where systemd runs, else from /etc/cron.d where a cron daemon runs, else as one detached
+# loop (pidfile; a re-run replaces it). The check runs with the root-owned /usr/bin/python3;
+# autostop.py itself finds a Python with boto3 for the AWS calls and runs it as ec2-user.
+# Schedules are rewritten, never appended. Always exits 0. Shipped minified (no heredocs).
+set -u
+here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+NL_IDLE_MINUTES=60
+NL_IGNORE_CONNECTIONS=0
+# shellcheck source=/dev/null
+. "$here/autostop.conf"
+py=/usr/bin/python3
+[ -x $py ] || { echo "ERROR no $py: autostop is off"; exit 0; }
+cmd=("$py" "$here/autostop.py" --quiet --idle-seconds $((NL_IDLE_MINUTES * 60)))
+[ "$NL_IGNORE_CONNECTIONS" = 1 ] && cmd+=(--ignore-connections)
+every="every 5 minutes, stopping after $NL_IDLE_MINUTES idle minutes"
+# the idle clock starts now (the state is on the root volume: one per boot)
+state=/var/lib/notebook-lifecycle/autostop.json
+mkdir -p ${state%/*}
+[ -e $state ] || echo "{\"last_activity\": \"$(date -u +%FT%TZ)\"}" >$state
+name=notebook-lifecycle-autostop
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  unit=/etc/systemd/system/$name
+  printf '%s\n' "[Service]" "Type=oneshot" "ExecStart=${cmd[*]}" >$unit.service
+  printf '%s\n' "[Timer]" "OnCalendar=*:0/5" "[Install]" "WantedBy=timers.target" >$unit.timer
+  systemctl daemon-reload
+  systemctl enable $name.timer 2>&1
+  systemctl restart $name.timer && echo "systemd timer $name.timer: $every"
+elif [ -d /etc/cron.d ] && { pgrep -x crond || pgrep -x cron; } >/dev/null; then
+  echo "*/5 * * * * root ${cmd[*]} >/dev/null 2>>/var/log/jupyter.log" >/etc/cron.d/.$name
+  chmod 644 /etc/cron.d/.$name && mv -f /etc/cron.d/.$name /etc/cron.d/$name && echo "/etc/cron.d/$name: $every"
+else
+  pidfile=/run/$name.pid
+  old=$(cat $pidfile 2>/dev/null)
+  if [ -n "$old" ] && grep -q autostop.py "/proc/$old/cmdline" 2>/dev/null; then
+    kill "$old" && echo "stopped the previous loop (pid $old)"
+  fi
+  setsid bash -c 'while :; do "$@"; sleep 300; done' autostop-loop "${cmd[@]}" </dev/null >/dev/null 2>>/var/log/jupyter.log &
+  echo $! >$pidfile
+  echo "no systemd, no cron daemon: a detached loop (pid $!) runs $every"
+fi
+exit 0
