@@ -63,6 +63,16 @@ echo done
     assert sorted(p.name for p in emu.state_dir.iterdir()) == ["SageMaker"]
 
 
+def test_kernel_settings_stay_the_hosts(emulator):
+    # sysctl is not namespaced: inside, /proc/sys is read-only, so a script cannot change the host's kernel
+    before = Path("/proc/sys/fs/inotify/max_user_instances").read_text()
+    wanted = str(int(before) + 7)
+    result = emulator.run(f"#!/bin/bash\nsysctl -w fs.inotify.max_user_instances={wanted} && echo changed || echo refused\n")
+    assert not result.failed, result.summary()
+    assert "refused" in result.output and "changed" not in result.output.replace("max_user_instances", "")
+    assert Path("/proc/sys/fs/inotify/max_user_instances").read_text() == before
+
+
 def _cmdline(pid: str) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")

@@ -674,6 +674,9 @@ mount -t proc proc "$m/proc" &&
   mount -t tmpfs -o mode=755,nosuid,nodev run "$m/run" &&
   mount -t tmpfs -o mode=755 home "$m/home" || { say "cannot mount /proc, /dev, /tmp, /run or /home in the sandbox"; exit 73; }
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$m/sys" 2>/dev/null || true
+# kernel settings are not namespaced: a script's sysctl must not change the host's (as in a container)
+mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sys" ||
+  { say "cannot make /proc/sys read-only in the sandbox"; exit 73; }
 mkdir "$m$B" && cp -r "$S/box/." "$m$B/" || { say "cannot copy the emulator's files"; exit 73; }
 if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the sandbox failed: $out"; exit 73; fi
 mount --bind "$VOLUME" "$m/home/ec2-user/SageMaker" || { say "cannot mount the volume $VOLUME"; exit 73; }
