@@ -267,24 +267,22 @@ class Bundle:
     @property
     def on_start_script(self) -> Optional[str]:
         """The on-start bash script, byte-for-byte deterministic (``None`` when there is none)."""
-        hook = self._hooks.get("on-start")
-        return hook.script if hook else None
+        return self.script("on-start")
 
     @property
     def on_start_content(self) -> Optional[str]:
         """Base64 of :attr:`on_start_script`: exactly what CloudFormation and the API receive."""
-        hook = self._hooks.get("on-start")
-        return hook.content if hook else None
+        return self.content("on-start")
 
     @property
     def on_create_script(self) -> Optional[str]:
-        hook = self._hooks.get("on-create")
-        return hook.script if hook else None
+        """The on-create bash script (``None`` when there is no on-create)."""
+        return self.script("on-create")
 
     @property
     def on_create_content(self) -> Optional[str]:
-        hook = self._hooks.get("on-create")
-        return hook.content if hook else None
+        """Base64 of :attr:`on_create_script`."""
+        return self.content("on-create")
 
     @property
     def hooks(self) -> tuple[str, ...]:
@@ -292,10 +290,12 @@ class Bundle:
         return tuple(self._hooks)
 
     def script(self, hook: str) -> Optional[str]:
+        """The script of ``hook`` (``"on-start"`` or ``"on-create"``), or ``None``."""
         h = self._hooks.get(hook)
         return h.script if h else None
 
     def content(self, hook: str) -> Optional[str]:
+        """The base64 content of ``hook``, or ``None``."""
         h = self._hooks.get(hook)
         return h.content if h else None
 
