@@ -242,8 +242,8 @@ class Autostop:
 
     def __init__(self, script: Path, tmp: Path, meta: Path, env: dict, url: str, runtime: Path) -> None:
         self.script, self.tmp, self.meta, self.url, self.runtime = script, tmp, meta, url, runtime
-        self.env = dict(os.environ, **env)
-        self.env.pop("JUPYTER_RUNTIME_DIR", None)
+        # the token files are looked for where Jupyter's own variable says (and in the home folders)
+        self.env = dict(os.environ, **env, JUPYTER_RUNTIME_DIR=str(runtime))
         self.state = tmp / "state" / "autostop.json"
         self.logs = [tmp / "logs" / "jupyter.log", tmp / "logs" / "autostop.log"]
         (tmp / "logs").mkdir(exist_ok=True)
@@ -256,7 +256,7 @@ class Autostop:
     def run(self, *args: str, idle: float = 2, url: str = "") -> str:
         cmd = [PY, str(self.script), "--idle-seconds", str(int(idle)), "--jupyter-url", url or self.url,
                "--metadata", str(self.meta), "--state", str(self.state), "--logs", ":".join(map(str, self.logs)),
-               "--runtime-dirs", str(self.runtime), "--pythons", PY, "--aws-user", "", *args]
+               "--pythons", PY, "--aws-user", "", *args]
         proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr == "", proc.stderr

@@ -28,12 +28,11 @@ __all__ = [
     "CONTENT_LIMIT",
     "Features",
     "IamGrant",
-    "LifecycleConfig",
-    "NotebookInstance",
     "SizeReport",
     "StartupScripts",
 ]
 
+# Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
 _LAZY = {"NotebookInstance", "LifecycleConfig"}
 
 

@@ -4,10 +4,9 @@
 # loop (pidfile; a re-run replaces it). The check runs with the root-owned /usr/bin/python3;
 # autostop.py itself finds a Python with boto3 for the AWS calls and runs it as ec2-user.
 # Schedules are rewritten, never appended. Always exits 0. Shipped minified (no heredocs).
+# autostop.conf (always written by features.py) sets NL_IDLE_MINUTES and NL_IGNORE_CONNECTIONS.
 set -u
 here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
-NL_IDLE_MINUTES=60
-NL_IGNORE_CONNECTIONS=0
 # shellcheck source=/dev/null
 . "$here/autostop.conf"
 py=/usr/bin/python3
@@ -15,7 +14,7 @@ py=/usr/bin/python3
 cmd=("$py" "$here/autostop.py" --quiet --idle-seconds $((NL_IDLE_MINUTES * 60)))
 [ "$NL_IGNORE_CONNECTIONS" = 1 ] && cmd+=(--ignore-connections)
 every="every 5 minutes, stopping after $NL_IDLE_MINUTES idle minutes"
-# the idle clock starts now (the state is on the root volume: one per boot)
+# the idle clock starts now, unless it already runs (the state is on the root volume: one per boot)
 state=/var/lib/notebook-lifecycle/autostop.json
 mkdir -p ${state%/*}
 [ -e $state ] || echo "{\"last_activity\": \"$(date -u +%FT%TZ)\"}" >$state
@@ -28,16 +27,16 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   systemctl enable $name.timer 2>&1
   systemctl restart $name.timer && echo "systemd timer $name.timer: $every"
 elif [ -d /etc/cron.d ] && { pgrep -x crond || pgrep -x cron; } >/dev/null; then
+  # written aside (cron skips names with a dot), then renamed: cron never reads half a file
   echo "*/5 * * * * root ${cmd[*]} >/dev/null 2>>/var/log/jupyter.log" >/etc/cron.d/.$name
   chmod 644 /etc/cron.d/.$name && mv -f /etc/cron.d/.$name /etc/cron.d/$name && echo "/etc/cron.d/$name: $every"
 else
-  pidfile=/run/$name.pid
-  old=$(cat $pidfile 2>/dev/null)
-  if [ -n "$old" ] && grep -q autostop.py "/proc/$old/cmdline" 2>/dev/null; then
-    kill "$old" && echo "stopped the previous loop (pid $old)"
-  fi
+  # a previous loop (this script run again) is replaced; the pid is checked to be ours first
+  pid=/run/$name.pid
+  old=$(cat $pid 2>/dev/null)
+  grep -qs autostop.py "/proc/$old/cmdline" && kill "$old"
   setsid bash -c 'while :; do "$@"; sleep 300; done' autostop-loop "${cmd[@]}" </dev/null >/dev/null 2>>/var/log/jupyter.log &
-  echo $! >$pidfile
+  echo $! >$pid
   echo "no systemd, no cron daemon: a detached loop (pid $!) runs $every"
 fi
 exit 0
