@@ -50,6 +50,19 @@ import pytest
 from notebook_lifecycle import Bundle, StartupScripts
 from notebook_lifecycle.emulator import Emulator, RunResult, unavailable_reason
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _python_dirs() -> Tuple[str, ...]:
+    """This checkout and the Python running the tests (its venv and base install), outermost only."""
+    import sys
+
+    dirs = sorted({str(REPO_ROOT), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
+    return tuple(d for d in dirs if not any(d != o and d.startswith(o + "/") for o in dirs))
+
+
+HOST_PYTHON_DIRS = _python_dirs()
+
 __all__ = ["HostSnapshot", "summary_rows", "marked"]
 
 # What a run must leave exactly as it was on the host.
@@ -161,6 +174,9 @@ def make_emulator(_emulator_available: None, tmp_path: Path) -> Callable[..., Em
     def make(**options: Any) -> Emulator:
         if "state_dir" not in options:
             options["state_dir"] = tmp_path / f"state-{next(counter)}"
+        # Tests run this checkout's Python inside the sandbox; make it visible wherever the
+        # checkout lives (under /tmp or /home the sandbox would hide it; another mount is not overlaid).
+        options.setdefault("binds", HOST_PYTHON_DIRS)
         return Emulator(**options)
 
     return make

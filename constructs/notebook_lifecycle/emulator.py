@@ -307,6 +307,8 @@ class Emulator:
         (every copy on PATH is replaced) or absolute paths.
     :param root_access: ``ec2-user`` may ``sudo`` without a password (the notebook's RootAccess).
     :param umask: the hook's umask.
+    :param binds: host folders made visible, read-only, at the same path inside (the sandbox
+        has its own ``/tmp`` and ``/home``, and sees only the root filesystem of the host).
     :param scratch: where the per-run scratch folder goes (default: the system temp dir); it
         is deleted after every run.
     :raises EmulatorUnavailable: not Linux/root, no namespaces or overlayfs, no sudo
@@ -332,6 +334,7 @@ class Emulator:
         root_access: bool = True,
         umask: int = 0o022,
         scratch: Union[str, "os.PathLike[str]", None] = None,
+        binds: Iterable[Union[str, "os.PathLike[str]"]] = (),
     ) -> None:
         if platform not in PLATFORMS:
             raise ValueError(f"platform: {platform!r} is not one of {', '.join(PLATFORMS)}")
@@ -379,6 +382,10 @@ class Emulator:
         self.root_access = bool(root_access)
         self.umask = int(umask)
         self.scratch = None if scratch is None else Path(scratch)
+        self.binds = tuple(str(Path(b).resolve()) for b in binds)
+        for b in self.binds:
+            if not Path(b).is_dir() or b == "/":
+                raise ValueError(f"binds: {b!r} must be an existing folder other than /")
         _require_machine()
         if self.cron and not shutil.which("crontab", path=SANDBOX_PATH):
             raise EmulatorUnavailable(NO_CRON)
@@ -472,6 +479,7 @@ class Emulator:
         }
         lines = [f"{k}={shlex.quote(v)}" for k, v in conf.items()]
         lines.append("HOOK_NAMES=(" + " ".join(shlex.quote(h) for h, _ in hooks) + ")")
+        lines.append("BINDS=(" + " ".join(shlex.quote(b) for b in self.binds) + ")")
         lines.append("HOOK_ENV=(" + " ".join(shlex.quote(f"{k}={v}") for k, v in hook_env.items()) + ")")
         (s / "conf.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (s / "init.sh").write_text(_INIT_SH, encoding="utf-8")
@@ -677,6 +685,11 @@ mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$m/sys" 2>/dev/null || true
 # kernel settings are not namespaced: a script's sysctl must not change the host's (as in a container)
 mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sys" ||
   { say "cannot make /proc/sys read-only in the sandbox"; exit 73; }
+# host folders the caller wants visible at the same place (read-only), e.g. a virtualenv under /tmp or /home
+for b in "${BINDS[@]}"; do
+  mkdir -p "$m$b" && mount --bind "$b" "$m$b" && mount -o remount,bind,ro "$m$b" ||
+    { say "cannot bind $b into the sandbox"; exit 73; }
+done
 mkdir "$m$B" && cp -r "$S/box/." "$m$B/" || { say "cannot copy the emulator's files"; exit 73; }
 if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the sandbox failed: $out"; exit 73; fi
 mount --bind "$VOLUME" "$m/home/ec2-user/SageMaker" || { say "cannot mount the volume $VOLUME"; exit 73; }
