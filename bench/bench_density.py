@@ -390,10 +390,10 @@ def encode(payload: bytes, encoding: str) -> bytes:
     raise ValueError(encoding)
 
 
-_UNPACK_RE = re.compile(r"python3 -c '[^']*'<<'P'\|tar -xmf- --no-same-owner -C (?P<dir>/\S+?)(?=\|\|)")
+_UNPACK_RE = re.compile(r"python3 -c '[^']*'<<'P'\|tar -xmf- (?:--no-same-owner )?-C (?P<dir>/\S+?)(?=\|\|)")
 _READ = {
     "base64": "base64.b64decode(sys.stdin.read())",
-    "base85": "base64.b85decode(sys.stdin.read().strip())",
+    "base85": "base64.b85decode(input())",
     "binary": "sys.stdin.buffer.read()",
 }
 _RECORDS_WRITER = (  # d holds the records; sys.argv[1] is the install dir

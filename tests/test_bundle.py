@@ -198,7 +198,7 @@ def test_bad_bundle_settings(scripts, kwargs, message):
 
 def test_custom_install_dir_and_deadline(scripts):
     bundle = Bundle(scripts, install_dir="/opt/startup", deadline_seconds=100)
-    assert "rm -rf /opt/startup;mkdir -m755 /opt/startup" in bundle.on_start_script
+    assert "rm -rf /opt/startup;mkdir /opt/startup" in bundle.on_start_script
     assert bundle.on_start_script.rstrip().endswith("/opt/startup/.notebook-lifecycle/run.sh on-start 100")
 
 

@@ -72,7 +72,7 @@ def test_failing_hanging_and_stdin_reading_steps_do_not_stop_the_start(make_emul
         "20-fail.sh": ("ec2-user", "failed(7)"),
         "30-hang.sh": ("ec2-user", "detached"),
     }
-    assert "deadline of 3s reached; steps from 4 on continue in the background" in result.output
+    assert "notebook-lifecycle: 3s deadline: steps 4+ go on in the background" in result.output
     present, next_ran, hanging, log = result.after_outputs
     assert (present, next_ran, hanging) == ("present\n", "next-ran\n", "still-hanging\n")
     # the continuation appends its own summary to the same persistent log
@@ -232,7 +232,7 @@ def test_without_any_decompressor_the_start_still_returns_0(make_emulator, make_
     bundle = make_bundle({"a.sh": "#!/bin/bash\necho ran\n"})
     result = make_emulator(hide=("xz", "python3")).run(bundle.on_start_script)
     assert result.exit_code == 0
-    assert "notebook-lifecycle: cannot unpack into /startup" in result.output
+    assert "notebook-lifecycle: cannot unpack" in result.output
     assert "ran" not in result.output
 
 

@@ -52,10 +52,7 @@ _FORBIDDEN_DIRS = (
 )
 _HOOKS = ("on-start", "on-create")
 
-_PY_DECODE = (
-    "python3 -c 'import sys,lzma,base64;"
-    "sys.stdout.buffer.write(lzma.decompress(base64.b85decode(sys.stdin.read().strip())))'"
-)
+_PY_DECODE = "python3 -c 'import lzma,base64;open(1,\"wb\").write(lzma.decompress(base64.b85decode(input())))'"
 
 
 def on_instance_text(name: str) -> str:
@@ -376,14 +373,14 @@ class Bundle:
         # SageMaker's PATH has /usr/bin, where python3, base64 and tar live.
         d = install_dir
         if self.compression == "xz":
-            unpack = f"{_PY_DECODE}<<'P'|tar -xmf- --no-same-owner -C {d}"
+            unpack = f"{_PY_DECODE}<<'P'|tar -xmf- -C {d}"
         else:
-            unpack = f"base64 -d<<'P'|tar -xzmf- --no-same-owner -C {d}"
+            unpack = f"base64 -d<<'P'|tar -xzmf- -C {d}"
         return (
             "#!/bin/bash\n"
             f"# notebook-lifecycle {__version__} {hook}\n"
-            f"umask 022;set -o pipefail;rm -rf {d};mkdir -m755 {d}&&{unpack}||"
-            f"{{ echo \"notebook-lifecycle: cannot unpack into {d}\";exit 0;}}\n"
+            f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&{unpack}||"
+            "{ echo notebook-lifecycle: cannot unpack;exit 0;}\n"
             "@PAYLOAD@\n"
             "P\n"
             f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"

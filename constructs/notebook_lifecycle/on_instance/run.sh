@@ -36,9 +36,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 cd /
 umask 022
 ms() {
-  local t
-  t=$(date +%s%N)
-  echo $((t / 1000000))
+  date +%s%3N
 }
 sec() {
   printf %d.%03d $(($1 / 1000)) $(($1 % 1000))
@@ -144,7 +142,7 @@ done <"$h/plan"
 
 [ -n "$w" ] && kill $w 2>/dev/null
 if [ -n "$rest" ]; then
-  echo "notebook-lifecycle: deadline of ${budget}s reached; steps from $((rest + 1)) on continue in the background"
+  echo "notebook-lifecycle: ${budget}s deadline: steps $((rest + 1))+ go on in the background"
   setsid /bin/bash "$0" "$hook" 0 "$rest" "$log" </dev/null 3>&- &
 fi
 printf '\nnotebook-lifecycle summary (%s)\n%-40s %-9s %-11s %9s%s\ntotal %ss (deadline %ss, platform limit 300s)\n' "$hook" STEP USER STATUS SECONDS "$sum" "$(sec $(($(ms) - t0)))" "$budget"
