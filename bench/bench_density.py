@@ -56,6 +56,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import notebook_lifecycle as nl
 from notebook_lifecycle import archive
 from notebook_lifecycle import bundle as bundle_mod
+from notebook_lifecycle import shipped
 from notebook_lifecycle.scripts import RESERVED_DIR, PackedFile
 from notebook_lifecycle.unbundle import read_script
 
@@ -417,7 +418,7 @@ def unpack_command(encoding: str, framing: str, d: str) -> str:
     feed = 'tail -c @LEN@ "$0"|' if encoding == "binary" else ""
     here = "" if encoding == "binary" else "<<'P'"
     python = f"{feed}python3 -c '{chr(10).join(code)}'"
-    return f"{python}{here}|tar -xmf- --no-same-owner -C {d}" if framing == "tar" else f"{python} {d}{here}"
+    return f"{python}{here}|tar -xmf- -C {d}" if framing == "tar" else f"{python} {d}{here}"
 
 
 def variant_decoder(v: Variant) -> str:
@@ -477,7 +478,7 @@ def lzma_label(s: dict) -> str:
 # ---------------------------------------------------------------------------------------------
 def runner_paragraphs() -> list[tuple[str, str]]:
     """run.sh split at its blank lines: (label, text)."""
-    text = bundle_mod.on_instance_text("run.sh")
+    text = shipped.on_instance_text("run.sh")
     paras, cur, start = [], [], 1
     for i, line in enumerate(text.splitlines(keepends=True), 1):
         if not line.strip():
@@ -500,7 +501,7 @@ def runner_paragraphs() -> list[tuple[str, str]]:
 
 def runner_without(index: int, paras: Sequence[tuple[str, str]]) -> bytes:
     text = "".join(body + "\n" for i, (_, body) in enumerate(paras) if i != index)
-    return bundle_mod.minify_shell(text).encode()
+    return shipped.minify_shell(text).encode()
 
 
 _TOTAL_LINE = 'echo "total $(sec $(($(ms) - t0)))s (deadline ${budget}s, platform limit 300s)"'
@@ -509,7 +510,7 @@ _TOTAL_LINE = 'echo "total $(sec $(($(ms) - t0)))s (deadline ${budget}s, platfor
 def run_sh_without_summary() -> str:
     """run.sh without its closing summary table: no `sum` accumulation, and the closing printf
     becomes the `total` line alone. The per-step `==>` / `<==` lines stay."""
-    text, n = re.subn(r"^[ \t]*sum\+?=.*\n", "", bundle_mod.on_instance_text("run.sh"), flags=re.M)
+    text, n = re.subn(r"^[ \t]*sum\+?=.*\n", "", shipped.on_instance_text("run.sh"), flags=re.M)
     text, m = re.subn(r"^printf '\\nnotebook-lifecycle summary .*$", lambda _: _TOTAL_LINE, text, flags=re.M)
     if (n, m) != (2, 1):
         raise ShapeChanged("run.sh's summary (`sum=`, `sum+=`, the closing printf) changed")
@@ -535,7 +536,7 @@ _SUMMARY_LINE = re.compile(r"|notebook-lifecycle summary \(.*\)|STEP +USER +STAT
 def _run_runner(tmp: Path, name: str, text: str) -> tuple[list[str], list[str]]:
     root = tmp / name
     (root / RESERVED_DIR).mkdir(parents=True)
-    (root / bundle_mod.RUNNER_PATH).write_text(bundle_mod.minify_shell(text))
+    (root / bundle_mod.RUNNER_PATH).write_text(shipped.minify_shell(text))
     (root / bundle_mod.PLAN_PATH).write_text(_CMP_PLAN)
     for step, body in _CMP_STEPS.items():
         (root / step).write_text(body)
@@ -570,12 +571,12 @@ def compare_runner(text: str, attempts: int = 3) -> str:
     result = ""
     for attempt in range(1, attempts + 1):
         with tempfile.TemporaryDirectory(prefix="nlbench-runner-") as tmp:
-            shipped = _run_runner(Path(tmp), "shipped", bundle_mod.on_instance_text("run.sh"))
+            ours = _run_runner(Path(tmp), "shipped", shipped.on_instance_text("run.sh"))
             cand = _run_runner(Path(tmp), "candidate", text)
-        if shipped == cand:
+        if ours == cand:
             return "same stdout and log as run.sh apart from the summary table" + (
                 f" (attempt {attempt})" if attempt > 1 else "")
-        only = sorted(set(shipped[0] + shipped[1]) ^ set(cand[0] + cand[1]))
+        only = sorted(set(ours[0] + ours[1]) ^ set(cand[0] + cand[1]))
         result = f"DIFFERENT after {attempts} attempts; lines in only one: {only[:4]}"
     return result
 
@@ -831,7 +832,7 @@ def run() -> str:
     prow = []
     for i, (label, body) in enumerate(paras):
         saved = c0 - variant_chars(base_files, Variant("x", runner=runner_without(i, paras)))
-        prow.append((saved, label, len(bundle_mod.minify_shell(body).encode())))
+        prow.append((saved, label, len(shipped.minify_shell(body).encode())))
     prow.sort(key=lambda r: (-r[0], r[1]))
     md += [
         "Runner cost by paragraph of run.sh (chars saved if that paragraph alone were removed, in context):",
@@ -845,7 +846,7 @@ def run() -> str:
     grid = sorted((len(lzma_alone(tar0, **s)), i) for i, s in enumerate(LZMA_GRID))
     best_single = LZMA_GRID[grid[0][1]]
     try:
-        no_summary = bundle_mod.minify_shell(run_sh_without_summary()).encode()
+        no_summary = shipped.minify_shell(run_sh_without_summary()).encode()
         no_summary_check = compare_runner(run_sh_without_summary())
     except ShapeChanged as exc:
         no_summary, no_summary_check = None, f"n/a: {exc}"

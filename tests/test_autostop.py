@@ -13,8 +13,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from notebook_lifecycle.features import _on_instance_file
+from notebook_lifecycle.shipped import shipped_file
+from servers import free_port, moto_server, stop_process
 
 pytest.importorskip("jupyter_server")
 pytest.importorskip("moto")
@@ -37,12 +36,6 @@ REGION = "eu-west-1"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,16 +44,6 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def iso_ago(seconds: float) -> str:
@@ -184,24 +167,8 @@ def clean_jupyter(jupyter):
 
 @pytest.fixture(scope="module")
 def moto_url():
-    port = free_port()
-    proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", "localhost", "-p", str(port)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    url = f"http://localhost:{port}"
-
-    def up() -> bool:
-        try:
-            socket.create_connection(("localhost", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, 30, "moto_server")
+    with moto_server() as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture
@@ -233,7 +200,7 @@ def instance(sagemaker, tmp_path):
 def script(tmp_path_factory) -> Path:
     """autostop.py as the bundle ships it (minified)."""
     path = tmp_path_factory.mktemp("shipped") / "autostop.py"
-    path.write_bytes(_on_instance_file("features/autostop.py"))
+    path.write_bytes(shipped_file("features/autostop.py"))
     return path
 
 

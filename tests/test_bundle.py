@@ -15,7 +15,7 @@ import pytest
 
 from notebook_lifecycle import CONTENT_LIMIT, Autostop, Bundle, BundleError, Features, StartupScripts
 from notebook_lifecycle import archive
-from notebook_lifecycle.bundle import minify_shell, on_instance_text
+from notebook_lifecycle.shipped import minify_shell, on_instance_text
 
 PAYLOAD_RE = re.compile(r"<<'P'.*?\n(?P<text>[^\n]+)\nP\n", re.S)
 

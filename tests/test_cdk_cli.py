@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from cdk_apps import EXAMPLE_STACK, REPO, example_template, only  # noqa: I001
+from servers import moto_server
 
 pytestmark = pytest.mark.cdkcli
 
@@ -99,46 +96,11 @@ def test_cdk_synth_writes_the_example_template_without_warnings(
 # -- deploy to moto ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=_base_env(),
-    )
-
-    def stop() -> None:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-
-    # moto takes the bucket name from the host of a path-style URL: use "localhost", not an IP
-    endpoint = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start (exit {proc.poll()})") from None
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        stop()
+    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
+        with moto_server(host="127.0.0.1", log=log, env=_base_env()) as endpoint:
+            yield endpoint
 
 
 def test_cdk_deploy_to_moto_and_read_the_lifecycle_config_back(moto_endpoint: str, tmp_path: Path) -> None:

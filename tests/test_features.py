@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from notebook_lifecycle import Autostop, Binary, Bundle, BundleError, Features, StartupScripts
-from notebook_lifecycle.features import FEATURES_DIR, IamGrant, NOTEBOOK_INSTANCE, minify_python, shell_quote
+from notebook_lifecycle.features import FEATURES_DIR, IamGrant, NOTEBOOK_INSTANCE, shell_quote
+from notebook_lifecycle.shipped import minify_python
 
 SHA = "ab" * 32
 

@@ -15,17 +15,16 @@ import http.server
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
-import time
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from conftest import marked, summary_rows
+from servers import free_port, moto_server
 from notebook_lifecycle import Bundle, StartupScripts
 from notebook_lifecycle.features import Autostop, Binary, Features
 
@@ -330,12 +329,6 @@ def web(tmp_path):
         thread.join(10)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("platform, hide", [("al2023", ()), ("al2", ("curl",))])
 def test_binaries_download_check_and_persist(make_emulator, web, platform, hide):
     root, url, paths = web
@@ -348,7 +341,7 @@ def test_binaries_download_check_and_persist(make_emulator, web, platform, hide)
         Binary("nosum", f"{url}/other"),
         Binary("badsum", f"{url}/tool", "0" * 64),
         Binary("missing", f"{url}/no-such-file"),
-        Binary("unreachable", f"http://127.0.0.1:{closed_port()}/x"),
+        Binary("unreachable", f"http://127.0.0.1:{free_port()}/x"),
     )))
     emu = make_emulator(platform=platform, hide=hide)
     after = [f"cd {VOL}/.bin && find . -printf '%p %u %m\\n' | sort", "sudo -u ec2-user -H bash -lc good"]
@@ -508,29 +501,13 @@ def test_all_features_together_are_idempotent(make_emulator, web, platform):
 def moto(tmp_path):
     """A moto server on the host (the sandbox shares the network) with one InService notebook instance."""
     boto3 = pytest.importorskip("boto3")
-    port = closed_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "localhost", "-p", str(port)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        url = f"http://localhost:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("localhost", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.2)
+    with moto_server() as url:
         sm = boto3.client("sagemaker", region_name="eu-west-1", endpoint_url=url,
                           aws_access_key_id="testing", aws_secret_access_key="testing")
         sm.create_notebook_instance(NotebookInstanceName="idle-nb", InstanceType="ml.t3.medium",
                                     RoleArn="arn:aws:iam::123456789012:role/notebook")
         arn = sm.describe_notebook_instance(NotebookInstanceName="idle-nb")["NotebookInstanceArn"]
         yield url, sm, {"ResourceArn": arn, "ResourceName": "idle-nb"}
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=15)
 
 
 def test_autostop_stops_an_idle_instance_with_ec2_users_boto3(make_emulator, moto, web):

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_lifecycle.bundle import minify_shell
-from notebook_lifecycle.features import _on_instance_file, minify_python
+from notebook_lifecycle.shipped import minify_python, minify_shell, shipped_file
 
 ON_INSTANCE = Path(__file__).resolve().parent.parent / "constructs" / "notebook_lifecycle" / "on_instance"
 SHELL_FILES = sorted(ON_INSTANCE.rglob("*.sh"))
@@ -122,7 +121,7 @@ def test_autostop_py_imports_only_the_standard_library_and_boto3():
 
 
 def test_shipped_autostop_is_the_minified_source():
-    shipped = _on_instance_file("features/autostop.py").decode()
+    shipped = shipped_file("features/autostop.py").decode()
     assert shipped == minify_python(AUTOSTOP.read_text())
     compile(shipped, "autostop.py", "exec")
     # same code: the ASTs match once docstrings are dropped from the source

@@ -21,14 +21,13 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from . import archive
 from ._version import __version__
 from .errors import BundleError
 from .scripts import RESERVED_DIR, PackedFile, StartupScripts, Step
+from .shipped import shipped_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from .features import Features, IamGrant
@@ -55,32 +54,8 @@ _HOOKS = ("on-start", "on-create")
 _PY_DECODE = "python3 -c 'import lzma,base64;open(1,\"wb\").write(lzma.decompress(base64.b85decode(input())))'"
 
 
-def on_instance_text(name: str) -> str:
-    """The text of a file shipped in ``notebook_lifecycle/on_instance``."""
-    return (resources.files("notebook_lifecycle") / "on_instance" / name).read_text(encoding="utf-8")
-
-
-def minify_shell(text: str) -> str:
-    """Drop comment lines, blank lines and indentation from one of *our* shell files.
-
-    Only for files written for it (no heredocs, no multi-line strings): the
-    runner and the feature scripts. Users' scripts are never touched.
-    """
-    out = []
-    for i, line in enumerate(text.splitlines()):
-        stripped = line.strip()
-        if i == 0 and stripped.startswith("#!"):
-            out.append(stripped)
-            continue
-        if not stripped or stripped.startswith("#"):
-            continue
-        out.append(stripped)
-    return "\n".join(out) + "\n"
-
-
-@lru_cache(maxsize=1)
 def _runner() -> bytes:
-    return minify_shell(on_instance_text("run.sh")).encode()
+    return shipped_file("run.sh")
 
 
 _COMPRESSED: dict[tuple[str, str], bytes] = {}

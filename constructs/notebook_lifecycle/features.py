@@ -11,18 +11,16 @@ Pure Python; no CDK here.
 
 from __future__ import annotations
 
-import ast
-import io
 import re
-import tokenize
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Mapping, Optional, Sequence, Tuple
 
 from .errors import BundleError
 from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
+from .shipped import shipped_file
 
-__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "minify_python", "NOTEBOOK_INSTANCE"]
+__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "NOTEBOOK_INSTANCE"]
 
 #: IamGrant resource kind: the notebook instance's own ARN.
 NOTEBOOK_INSTANCE = "notebook-instance"
@@ -110,54 +108,6 @@ class Binary:
             raise BundleError(f"binaries[{n}].url: {self.url!r} must be an http:// or https:// address without spaces or quotes")
         if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256)):
             raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)")
-
-
-def minify_python(text: str) -> str:
-    """Drop comments, docstrings and blank lines of one of *our* Python files; indent by one space a level.
-
-    Other string literals (multi-line ones included) are kept as they are. The
-    result is checked by compiling it. Only for files written with 4-space
-    indentation, such as ``on_instance/features/autostop.py``.
-    """
-    tree = ast.parse(text)
-    doc_rows: set = set()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and len(body) > 1:
-            first = body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                doc_rows.update(range(first.lineno, first.end_lineno + 1))
-    lines = [list(line) for line in text.splitlines()]
-    verbatim: set = set()  # continuation rows of kept multi-line strings
-    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type == tokenize.COMMENT:
-            row, col = tok.start
-            lines[row - 1][col:] = []
-        elif tok.type == tokenize.STRING and tok.start[0] != tok.end[0] and tok.start[0] not in doc_rows:
-            verbatim.update(range(tok.start[0] + 1, tok.end[0] + 1))
-    out = []
-    for row, chars in enumerate(lines, 1):
-        line = "".join(chars)
-        if row in verbatim:
-            out.append(line)
-        elif row not in doc_rows and line.strip():
-            body = line.rstrip()
-            indent = len(body) - len(body.lstrip(" "))
-            out.append(" " * (indent // 4) + body.lstrip(" "))
-    result = "\n".join(out) + "\n"
-    compile(result, "<minified>", "exec")
-    return result
-
-
-def _on_instance_file(rel: str) -> bytes:
-    from .bundle import minify_shell, on_instance_text
-
-    text = on_instance_text(rel)
-    if rel.endswith(".sh"):
-        text = minify_shell(text)
-    elif rel.endswith(".py"):
-        text = minify_python(text)
-    return text.encode()
 
 
 def _conf(values: Sequence[Tuple[str, str]]) -> bytes:
@@ -255,7 +205,7 @@ class Features:
             parts.append(
                 FeaturePart(
                     "stop-ssm-agent",
-                    files=(_file("stop-ssm-agent.sh", _on_instance_file("features/stop-ssm-agent.sh"), True),),
+                    files=(_file("stop-ssm-agent.sh", shipped_file("features/stop-ssm-agent.sh"), True),),
                     steps=(_step("stop-ssm-agent", "stop-ssm-agent.sh", ROOT),),
                 )
             )
@@ -272,7 +222,7 @@ class Features:
                 FeaturePart(
                     "environment",
                     files=(
-                        _file("environment.sh", _on_instance_file("features/environment.sh"), True),
+                        _file("environment.sh", shipped_file("features/environment.sh"), True),
                         _file("environment.conf", _conf(conf)),
                         _file("profile.sh", ("\n".join(lines) + "\n").encode()),
                     ),
@@ -284,7 +234,7 @@ class Features:
                 FeaturePart(
                     "persist-dirs",
                     files=(
-                        _file("persist-dirs.sh", _on_instance_file("features/persist-dirs.sh"), True),
+                        _file("persist-dirs.sh", shipped_file("features/persist-dirs.sh"), True),
                         _file("persist-dirs.conf", "".join(d + "\n" for d in self.persist_dirs).encode()),
                     ),
                     steps=(_step("persist-dirs", "persist-dirs.sh", EC2_USER),),
@@ -294,7 +244,7 @@ class Features:
             parts.append(
                 FeaturePart(
                     "persistent-conda",
-                    files=(_file("persistent-conda.sh", _on_instance_file("features/persistent-conda.sh"), True),),
+                    files=(_file("persistent-conda.sh", shipped_file("features/persistent-conda.sh"), True),),
                     steps=(_step("persistent-conda", "persistent-conda.sh", EC2_USER),),
                 )
             )
@@ -304,7 +254,7 @@ class Features:
                 FeaturePart(
                     "binaries",
                     files=(
-                        _file("binaries.sh", _on_instance_file("features/binaries.sh"), True),
+                        _file("binaries.sh", shipped_file("features/binaries.sh"), True),
                         _file("binaries.tsv", table.encode()),
                     ),
                     steps=(_step("binaries", "binaries.sh", EC2_USER),),
@@ -319,8 +269,8 @@ class Features:
                 FeaturePart(
                     "autostop",
                     files=(
-                        _file("autostop.sh", _on_instance_file("features/autostop.sh"), True),
-                        _file("autostop.py", _on_instance_file("features/autostop.py"), True),
+                        _file("autostop.sh", shipped_file("features/autostop.sh"), True),
+                        _file("autostop.py", shipped_file("features/autostop.py"), True),
                         _file("autostop.conf", _conf(conf)),
                     ),
                     steps=(_step("autostop", "autostop.sh", ROOT),),
