@@ -16,6 +16,7 @@ from __future__ import annotations
 from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
 from .lifecycle_config import LifecycleConfig
+from .props import INotebookInstance, LifecycleConfigProps, NotebookInstanceProps
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
 from .notebook_instance import (
     DEFAULT_INSTANCE_TYPE,
@@ -36,6 +37,9 @@ from .notebook_instance import (
 __all__ = [
     "LifecycleConfig",
     "NotebookInstance",
+    "LifecycleConfigProps",
+    "NotebookInstanceProps",
+    "INotebookInstance",
     "BundleCacheInfo",
     "bundle_cache_info",
     "clear_bundle_cache",
