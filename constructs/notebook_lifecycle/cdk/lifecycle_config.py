@@ -15,7 +15,7 @@ from ..scripts import StartupScripts
 from ._cache import _CACHE
 from ._naming import _path, generated_name
 from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
-from ._validation import _ContentSizeValidation, _name_problem, _raise_all, _token_problems
+from ._validation import _ContentSizeValidation, _literal_problems, _name_problem, _raise_all, _scripts_problems, _token_problems
 
 
 class LifecycleConfig(Resource):
@@ -85,6 +85,12 @@ class LifecycleConfig(Resource):
         problems = _token_problems(features)
         if lifecycle_config_name is not None:
             problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
+        problems += _literal_problems({
+            "install_dir": (install_dir, (str,), "'/startup'"),
+            "deadline_seconds": (deadline_seconds, (int,), "240 (seconds)"),
+            "compression": (compression, (str,), "'xz' or 'gzip'"),
+        })
+        problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
         if problems:
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
         super().__init__(scope, id, physical_name=lifecycle_config_name)
@@ -106,7 +112,8 @@ class LifecycleConfig(Resource):
             on_start=[Hook(content=on_start_content)] if on_start_content is not None else None,
             on_create=[Hook(content=on_create_content)] if on_create_content is not None else None,
         )
-        self.node.add_validation(_ContentSizeValidation(bundle))
+        if bundle.size_errors():  # reported at synth time (validation), naming the costliest files
+            self.node.add_validation(_ContentSizeValidation(bundle))
         self._name_attr: Optional[str] = None
 
     @property
