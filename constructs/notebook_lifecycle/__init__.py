@@ -17,7 +17,7 @@ from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdk import LifecycleConfig, NotebookInstance
+    from .cdk import INotebookInstance, LifecycleConfig, LifecycleConfigProps, NotebookInstance, NotebookInstanceProps
 
 __all__ = [
     "__version__",
@@ -33,11 +33,12 @@ __all__ = [
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
-_LAZY = {"NotebookInstance", "LifecycleConfig"}
+_LAZY = {"NotebookInstance", "LifecycleConfig", "NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance"}
 
 
 def __getattr__(name: str) -> Any:
     # The constructs need aws-cdk-lib (and Node); keep `import notebook_lifecycle` free of it.
+    # Without the `cdk` extra this raises an ImportError that names it.
     if name in _LAZY:
         from . import cdk
 
