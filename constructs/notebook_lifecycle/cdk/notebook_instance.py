@@ -7,12 +7,12 @@ import re
 from typing import Any, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, Aspects, CfnResource, IAspect, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
@@ -125,6 +125,25 @@ class _ImportedNotebookInstance(Resource, _Grants):
         return self._arn
 
     __deepcopy__ = _construct_deepcopy
+
+
+#: After the mutating Aspects (200) and the default ones (500): grants they add are ordered too.
+_ORDER_PRIORITY = 900
+
+
+@jsii.implements(IAspect)
+class _OrderAfterRolePolicies:
+    """Added to a notebook's ``CfnNotebookInstance`` only: at synth time, make it depend on every child
+    of the role (default policy, policies of an imported role), not on the role resource itself."""
+
+    def __init__(self, role: iam.IRole) -> None:
+        self._role = role
+
+    def visit(self, node: IConstruct) -> None:
+        # the role's own AWS::IAM::Role is its one CfnResource child; policies are L2 constructs
+        others = [c for c in self._role.node.children if not CfnResource.is_cfn_resource(c)]
+        if others:
+            node.node.add_dependency(*others)
 
 
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
@@ -401,14 +420,15 @@ class NotebookInstance(Resource, _Grants):
             default_code_repository=default_code_repository,
             additional_code_repositories=additional_code_repositories or None,
         )
-        # Ordered grants: the instance depends on its managed policy and on the whole role construct,
-        # i.e. on every resource under it, as they are at synth time. Grants made later
-        # (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the role's default
-        # policy, a child of the role (or, for an imported role, a `Policy` child of it), so they exist
-        # before the instance first boots. (aws-cdk-lib has no public accessor for the default policy;
-        # a construct dependency is resolved at prepare time, so it covers policies created later.)
+        # Ordered grants: the instance depends on its managed policy and, once the app is complete,
+        # on every child of the role except the role resource itself (which RoleArn already orders).
+        # Grants made later (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the
+        # role's default policy, a child of the role (for an imported role, a `Policy` child of it),
+        # so they exist before the instance first boots. aws-cdk-lib has no public accessor for the
+        # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
-            self._resource.node.add_dependency(self._policy, role)
+            self._resource.node.add_dependency(self._policy)
+            Aspects.of(self._resource).add(_OrderAfterRolePolicies(role), priority=_ORDER_PRIORITY)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
