@@ -7,12 +7,12 @@ import re
 from typing import Any, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Aspects, CfnResource, IAspect, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, CfnResource, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IConstruct
+from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
@@ -127,23 +127,35 @@ class _ImportedNotebookInstance(Resource, _Grants):
     __deepcopy__ = _construct_deepcopy
 
 
-#: After the mutating Aspects (200) and the default ones (500): grants they add are ordered too.
-_ORDER_PRIORITY = 900
-
-
-@jsii.implements(IAspect)
+@jsii.implements(IValidation)
 class _OrderAfterRolePolicies:
-    """Added to a notebook's ``CfnNotebookInstance`` only: at synth time, make it depend on every child
-    of the role (default policy, policies of an imported role), not on the role resource itself."""
+    """Makes a notebook's ``CfnNotebookInstance`` depend on every policy under its role, once the app
+    is complete: it runs as a validation (after Aspects and prepare, before the templates are
+    written) and adds ``DependsOn`` with the public ``CfnResource.add_dependency``. The role's own
+    ``AWS::IAM::Role`` is left out: ``RoleArn`` orders it already (cfn-lint W3005 otherwise).
+    (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
+    several times the cost of the whole construct.)"""
 
-    def __init__(self, role: iam.IRole) -> None:
+    def __init__(self, resource: CfnResource, role: iam.IRole) -> None:
+        self._resource = resource
         self._role = role
 
-    def visit(self, node: IConstruct) -> None:
-        # the role's own AWS::IAM::Role is its one CfnResource child; policies are L2 constructs
-        others = [c for c in self._role.node.children if not CfnResource.is_cfn_resource(c)]
-        if others:
-            node.node.add_dependency(*others)
+    def _depend_on(self, target: CfnResource) -> None:
+        # `add_dependency` was renamed `add_resource_dependency` (newer aws-cdk-lib); same effect
+        add = getattr(type(self._resource), "add_resource_dependency", None)
+        if add is not None:
+            add(self._resource, target)
+        else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
+            self._resource.add_dependency(target)
+
+    def validate(self) -> List[str]:
+        for child in self._role.node.children:
+            if CfnResource.is_cfn_resource(child):
+                continue  # the role itself
+            for construct in child.node.find_all():
+                if CfnResource.is_cfn_resource(construct):
+                    self._depend_on(construct)
+        return []
 
 
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
@@ -428,7 +440,7 @@ class NotebookInstance(Resource, _Grants):
         # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
             self._resource.node.add_dependency(self._policy)
-            Aspects.of(self._resource).add(_OrderAfterRolePolicies(role), priority=_ORDER_PRIORITY)
+            self.node.add_validation(_OrderAfterRolePolicies(self._resource, role))
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
