@@ -136,25 +136,38 @@ class _OrderAfterRolePolicies:
     (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
     several times the cost of the whole construct.)"""
 
-    def __init__(self, resource: CfnResource, role: iam.IRole) -> None:
-        self._resource = resource
-        self._role = role
+    _ATTR = "_notebook_lifecycle_order_after_role_policies"
 
-    def _depend_on(self, target: CfnResource) -> None:
+    @classmethod
+    def add(cls, scope: Construct, resource: CfnResource, role: iam.IRole) -> None:
+        """One validation per scope (one callback at synth for all the notebooks made in it)."""
+        found = getattr(scope, cls._ATTR, None)
+        if found is None:
+            found = cls()
+            scope.node.add_validation(found)
+            setattr(scope, cls._ATTR, found)
+        found._pairs.append((resource, role))
+
+    def __init__(self) -> None:
+        self._pairs: List[Tuple[CfnResource, iam.IRole]] = []
+
+    @staticmethod
+    def _depend_on(resource: CfnResource, target: CfnResource) -> None:
         # `add_dependency` was renamed `add_resource_dependency` (newer aws-cdk-lib); same effect
-        add = getattr(type(self._resource), "add_resource_dependency", None)
+        add = getattr(type(resource), "add_resource_dependency", None)
         if add is not None:
-            add(self._resource, target)
+            add(resource, target)
         else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
-            self._resource.add_dependency(target)
+            resource.add_dependency(target)
 
     def validate(self) -> List[str]:
-        for child in self._role.node.children:
-            if CfnResource.is_cfn_resource(child):
-                continue  # the role itself
-            for construct in child.node.find_all():
-                if CfnResource.is_cfn_resource(construct):
-                    self._depend_on(construct)
+        for resource, role in self._pairs:
+            for child in role.node.children:
+                if CfnResource.is_cfn_resource(child):
+                    continue  # the role itself
+                for construct in child.node.find_all():
+                    if CfnResource.is_cfn_resource(construct):
+                        self._depend_on(resource, construct)
         return []
 
 
@@ -440,7 +453,7 @@ class NotebookInstance(Resource, _Grants):
         # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
             self._resource.node.add_dependency(self._policy)
-            self.node.add_validation(_OrderAfterRolePolicies(self._resource, role))
+            _OrderAfterRolePolicies.add(scope, self._resource, role)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
