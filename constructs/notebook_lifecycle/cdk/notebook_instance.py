@@ -305,11 +305,19 @@ class NotebookInstance(Resource):
         # SageMaker lowercases the name in ARNs; the log streams are named after the name as given
         # (both forms are granted when they differ, in case the agent lowercases too).
         instances = [name] if name == name.lower() else [name, name.lower()]
+        # Resource forms per action, from the Service Authorization Reference, "Actions, resources, and
+        # condition keys for Amazon CloudWatch Logs" (docs.aws.amazon.com/service-authorization/latest/
+        # reference/list_amazoncloudwatchlogs.html): CreateLogGroup and DescribeLogStreams take a log-group
+        # (log-group:NAME), CreateLogStream and PutLogEvents a log-stream (log-group:NAME:log-stream:STREAM).
+        # The CloudWatch Logs API Reference (LogGroup.arn) adds that IAM policies name a group as
+        # log-group:NAME:* "for most API actions": the group actions are evaluated against
+        # log-group:NAME:log-stream: (an empty stream), as AccessDenied messages show (for example
+        # hashicorp/terraform-provider-aws#8804). Both exact forms are granted: no wildcard.
         statements = [
             _Statement(
                 "WriteLifecycleLogGroup",
                 ("logs:CreateLogGroup", "logs:DescribeLogStreams"),
-                (arns.make("logs", group),),
+                (arns.make("logs", group), arns.make("logs", f"{group}:log-stream:")),
             ),
             _Statement(
                 "WriteLifecycleLogStreams",
