@@ -206,10 +206,10 @@ class Bundle:
             if value is not None and not isinstance(value, StartupScripts):
                 raise BundleError(
                     f"{fname}: expected StartupScripts (for example StartupScripts.from_directory(...)), "
-                    f"got {type(value).__name__}"
+                    f"got {type(value).__name__}; pass StartupScripts.from_directory('DIR')"
                 )
         if features is not None and not hasattr(features, "parts"):
-            raise BundleError(f"features: expected Features(...), got {type(features).__name__}")
+            raise BundleError(f"features: expected Features(...), got {type(features).__name__}; pass Features(...)")
         self.install_dir = _check_install_dir(install_dir)
         self.deadline_seconds = _check_deadline(deadline_seconds)
         if compression not in archive.CODECS:
@@ -394,8 +394,8 @@ def _check_install_dir(value: object) -> str:
     if isinstance(value, str) and value.startswith("/") and value.strip("/").count("/") >= 1:
         top = "/" + value.strip("/").split("/")[0]
         raise BundleError(
-            f"install_dir: {value!r} is inside {top}, a folder it does not own; the install dir is removed and "
-            f"made again as root at every start, so it must be a new top-level folder: {fix}"
+            f"install_dir: {value!r} is not directly under '/' (it is inside {top}, which other software uses); "
+            f"the install dir is removed and made again as root at every start: {fix}"
         )
     if not isinstance(value, str) or not _INSTALL_DIR_RE.fullmatch(value):
         raise BundleError(
@@ -414,6 +414,6 @@ def _check_deadline(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEADLINE_SECONDS:
         raise BundleError(
             f"deadline_seconds: {value!r} must be a whole number of seconds from 1 to {MAX_DEADLINE_SECONDS} "
-            "(SageMaker stops a lifecycle script after 300 s)"
+            "(SageMaker stops a lifecycle script after 300 s); give one such as 240"
         )
     return value

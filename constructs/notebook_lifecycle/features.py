@@ -121,11 +121,11 @@ class Autostop:
     def __post_init__(self) -> None:
         v = self.idle_minutes
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1")
+            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1; give one such as 60")
         if v > 60 * 24 * 365:
             raise BundleError(f"autostop.idle_minutes: {v!r} is more than a year; turn autostop off instead (autostop=None)")
         if not isinstance(self.ignore_connections, bool):
-            raise BundleError(f"autostop.ignore_connections: {self.ignore_connections!r} must be True or False")
+            raise BundleError(f"autostop.ignore_connections: {self.ignore_connections!r} must be True or False; give one of them")
 
 
 @dataclass(frozen=True)
@@ -204,17 +204,17 @@ class Features:
 
     def __post_init__(self) -> None:
         if self.autostop is not None and not isinstance(self.autostop, Autostop):
-            raise BundleError(f"autostop: expected Autostop(...) or None, got {self.autostop!r}")
+            raise BundleError(f"autostop: expected Autostop(...) or None, got {self.autostop!r}; use autostop=Autostop(idle_minutes=60)")
         for flag in ("persistent_conda", "stop_ssm_agent", "bin_dir"):
             if not isinstance(getattr(self, flag), bool):
-                raise BundleError(f"{flag}: {getattr(self, flag)!r} must be True or False")
+                raise BundleError(f"{flag}: {getattr(self, flag)!r} must be True or False; give one of them")
         # normalize sequences to tuples so Features stays hashable and comparable
         if isinstance(self.persist_dirs, str):
             raise BundleError(f"persist_dirs: give a list of folders, for example ({self.persist_dirs!r},)")
         object.__setattr__(self, "persist_dirs", tuple(_check_persist_dir(d) for d in self.persist_dirs))
         dupes = sorted({d for d in self.persist_dirs if self.persist_dirs.count(d) > 1})
         if dupes:
-            raise BundleError(f"persist_dirs: {dupes[0]!r} is listed more than once")
+            raise BundleError(f"persist_dirs: {dupes[0]!r} is listed more than once; list it once")
         for a in self.persist_dirs:
             for b in self.persist_dirs:
                 if a != b and b.startswith(a + "/"):
@@ -238,11 +238,11 @@ class Features:
         binaries = tuple(self.binaries)
         for b in binaries:
             if not isinstance(b, Binary):
-                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}")
+                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}; use Binary('jq', 'https://...')")
         names = [b.name for b in binaries]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise BundleError(f"binaries: {dupes[0]!r} is listed more than once")
+            raise BundleError(f"binaries: {dupes[0]!r} is listed more than once; give each name once")
         object.__setattr__(self, "binaries", binaries)
 
     @property
@@ -378,17 +378,17 @@ class FrozenEnvironment(Mapping[str, str]):
 
 def _check_persist_dir(value: object) -> str:
     if not isinstance(value, str) or not value or not value.isprintable():
-        raise BundleError(f"persist_dirs: {value!r} must be a folder name relative to /home/ec2-user, such as '.config'")
+        raise BundleError(f"persist_dirs: {value!r} must be a folder name relative to /home/ec2-user; give one such as '.config'")
     p = PurePosixPath(value)
     if p.is_absolute() or value.startswith("~"):
         raise BundleError(f"persist_dirs: {value!r} is absolute; give it relative to /home/ec2-user, such as '.config'")
     if ".." in p.parts or "." in value.split("/"):
-        raise BundleError(f"persist_dirs: {value!r} must not contain '..' or '.'")
+        raise BundleError(f"persist_dirs: {value!r} must not contain '..' or '.'; give a plain relative path such as '.config'")
     rel = p.as_posix()
     if rel == "SageMaker" or rel.startswith("SageMaker/"):
-        raise BundleError(f"persist_dirs: {value!r} is already on the persistent volume")
+        raise BundleError(f"persist_dirs: {value!r} is already on the persistent volume; remove it from persist_dirs")
     if rel in (".", ""):
         raise BundleError(f"persist_dirs: {value!r} names the home folder itself; name a folder inside it")
     if "\t" in rel or "\n" in rel:
-        raise BundleError(f"persist_dirs: {value!r} contains a tab or newline")
+        raise BundleError(f"persist_dirs: {value!r} contains a tab or newline; rename the folder")
     return rel
