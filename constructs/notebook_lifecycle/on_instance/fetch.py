@@ -113,21 +113,25 @@ def s3_error(err):
     return (" " + code if code else "") + (" (%s)" % message if message else "")
 
 
-def imds(path, clock, token=None):
+TOKEN = []
+
+
+def imds(path, clock):
+    """GET ``path`` from the instance metadata service, IMDSv2 style (one session token, reused)."""
     base = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or IMDS
     if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
         raise Failed("no credentials: AWS_EC2_METADATA_DISABLED is set and AWS_ACCESS_KEY_ID is not")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect)
-    if token is None:
+    if not TOKEN:
         request = urllib.request.Request(base.rstrip("/") + "/latest/api/token", method="PUT",
                                          headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})
         try:
-            token = http(opener, request, clock, 4096).decode()
+            TOKEN.append(http(opener, request, clock, 4096).decode())
         except Failed as err:
             raise Failed("instance metadata (IMDSv2 token): %s" % err) from None
-    request = urllib.request.Request(base.rstrip("/") + path, headers={"X-aws-ec2-metadata-token": token})
+    request = urllib.request.Request(base.rstrip("/") + path, headers={"X-aws-ec2-metadata-token": TOKEN[0]})
     try:
-        return http(opener, request, clock, 65536).decode(), token
+        return http(opener, request, clock, 65536).decode()
     except Failed as err:
         raise Failed("instance metadata %s: %s" % (path, err)) from None
 
@@ -136,10 +140,10 @@ def credentials(clock):
     env = os.environ
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN")
-    roles, token = imds("/latest/meta-data/iam/security-credentials/", clock)
-    if not roles.split():
+    roles = imds("/latest/meta-data/iam/security-credentials/", clock).split()
+    if not roles:
         raise Failed("instance metadata: the instance has no role")
-    text, _ = imds("/latest/meta-data/iam/security-credentials/" + roles.split()[0], clock, token)
+    text = imds("/latest/meta-data/iam/security-credentials/" + roles[0], clock)
     try:
         found = json.loads(text)
         return found["AccessKeyId"], found["SecretAccessKey"], found.get("Token")
@@ -154,7 +158,7 @@ def find_region(given, clock):
             with open(METADATA) as fh:
                 region = json.load(fh)["ResourceArn"].split(":")[3]
         except (OSError, ValueError, KeyError, IndexError, AttributeError):
-            region = imds("/latest/meta-data/placement/region", clock)[0].strip()
+            region = imds("/latest/meta-data/placement/region", clock).strip()
     if not region or not all(c.isalnum() or c == "-" for c in region):
         raise Failed("no usable region (%r)" % region)
     return region
