@@ -407,7 +407,7 @@ def test_script_shape_and_size():
     script = render(region="eu-west-1", deadline_seconds=200, fetch_seconds=30)
     lines = script.splitlines()
     assert lines[:4] == ["#!/bin/bash", "# notebook-lifecycle/s3 0.1.0 on-start", f"b='{BUCKET}'", "r='eu-west-1'"]
-    assert lines[4].endswith(f" on-start /startup \"$b\" {KEY} {SHA} 1234 xz \"$r\" 30<<'P'"
+    assert lines[4].endswith(f" on-start /startup \"$b\" {KEY} {SHA} 1234 xz \"$r\" 30 <<'P'"
                              "||echo notebook-lifecycle: the fetch ended with $?")
     assert "timeout -sKILL 45 python3 -c" in lines[4]
     assert lines[5] == fetcher_text() and lines[6] == "P"

@@ -10,7 +10,7 @@ and sha256, and the runner call. Shape of the script::
     # notebook-lifecycle/s3 0.1.0 on-start
     b='cdk-hnb659fds-assets-123456789012-eu-west-1'
     r='eu-west-1'
-    umask 022;rm -rf /startup;timeout -sKILL 75 python3 -c '...exec the fetcher...' on-start /startup "$b" KEY SHA256 SIZE xz "$r" 60<<'P'||...
+    umask 022;rm -rf /startup;timeout -sKILL 75 python3 -c '...exec the fetcher...' on-start /startup "$b" KEY SHA256 SIZE xz "$r" 60 <<'P'||...
     <the fetcher: LZMA, base85>
     P
     f=/startup/.notebook-lifecycle/run.sh;[ -f $f ]&&exec /bin/bash $f on-start $((SECONDS<240?240-SECONDS:1));exit 0
@@ -141,7 +141,7 @@ def render_s3_script(
         f"b='{bucket}'\n"
         f"r='{region or ''}'\n"
         f"umask 022;rm -rf {d};timeout -sKILL {backstop} {_RUN_FETCHER} {hook} {d} \"$b\" {key} {sha256} {size} "
-        f"{codec} \"$r\" {fetch_seconds}<<'P'||echo notebook-lifecycle: the fetch ended with $?\n"
+        f"{codec} \"$r\" {fetch_seconds} <<'P'||echo notebook-lifecycle: the fetch ended with $?\n"
         f"{fetcher_text()}\n"
         "P\n"
         f"f={runner};[ -f $f ]&&exec /bin/bash $f {hook} "
