@@ -422,7 +422,7 @@ def test_script_passes_shellcheck_and_bash_n(tmp_path):
     if not exe.exists():
         pytest.skip("shellcheck is not installed")
     path = tmp_path / "on-start.sh"
-    path.write_text(render(hook="on-create", install_dir="/opt/setup", codec="gzip"))
+    path.write_text(render(hook="on-create", install_dir="/opt-setup", codec="gzip"))
     proc = subprocess.run([str(exe), "-s", "bash", str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     assert subprocess.run(["bash", "-n", str(path)], timeout=60).returncode == 0
@@ -445,7 +445,7 @@ def test_placeholders_stand_alone_on_assignment_lines():
     ({"sha256": "ABC"}, r"sha256: 'ABC' must be 64 lower-case hex digits"),
     ({"size": 0}, r"size: 0 must be the payload's size"),
     ({"hook": "on-stop"}, r"hook: 'on-stop' is not one of on-start, on-create"),
-    ({"install_dir": "/home/x"}, r"install_dir: '/home/x' is inside /home"),
+    ({"install_dir": "/home/x"}, r"install_dir: '/home/x' is not directly under '/'"),
     ({"deadline_seconds": 300}, r"deadline_seconds: 300 must be a whole number of seconds from 1 to 280"),
     ({"codec": "zstd"}, r"codec: 'zstd' is not supported; use one of xz, gzip"),
     ({"region": "Europe"}, r"region: 'Europe' is not an AWS region name"),
