@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -417,6 +418,26 @@ def test_console_script_status_json(aws_env, tmp_path) -> None:
     assert json.loads(done.stdout)[0]["fingerprint"] == aws_env["bundle"].fingerprint()
 
 
+@pytest.mark.timeout(300)
+def test_console_script_logs_follow_prints_new_events_until_interrupted(aws_env, tmp_path) -> None:
+    proc = subprocess.Popen([str(EXE), "logs", "bob", "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().rstrip("\n").endswith("  bob/LifecycleConfigOnStart  bob started")
+        logs = boto3.client("logs", aws_access_key_id="testing", aws_secret_access_key="testing",
+                            region_name=REGION, endpoint_url=str(aws_env["url"]))
+        logs.put_log_events(logGroupName="/aws/sagemaker/NotebookInstances", logStreamName="bob/LifecycleConfigOnStart",
+                            logEvents=[{"timestamp": int(dt.datetime.now().timestamp() * 1000), "message": "later"}])
+        assert proc.stdout.readline().rstrip("\n").endswith("  bob/LifecycleConfigOnStart  later")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # -- inline payloads, without a server -----------------------------------------------------------
 
 
@@ -443,3 +464,36 @@ def test_inline_payload_forms() -> None:
     assert [[f.path for f in p.files] for p in payloads] == [["a.sh"], ["b.sh"], ["payload-3"]]
     assert payloads[2].files[0].data == b"key = value, long enough to count"
     assert payloads[0].skipped == ("etc-link -> /etc (symlink)",)
+
+
+# -- a server that checks credentials and permissions ------------------------------------------
+
+
+def test_refused_credentials_and_access_denied(tmp_path, monkeypatch, capsys) -> None:
+    """moto with IAM checks on (INITIAL_NO_AUTH_ACTION_COUNT): unknown keys are refused, a narrow policy denies."""
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}  # the three IAM calls below set up a user
+    with moto_server(env=env) as url:
+        iam = boto3.client("iam", aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1", endpoint_url=url)
+        iam.create_user(UserName="narrow")
+        key = iam.create_access_key(UserName="narrow")["AccessKey"]
+        iam.put_user_policy(UserName="narrow", PolicyName="only-describe", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sagemaker:DescribeNotebookInstance", "Resource": "*"}]}))
+        empty = tmp_path / "empty"
+        empty.write_text("")
+        for name in list(os.environ):
+            if name.startswith("AWS_"):
+                monkeypatch.delenv(name)
+        for name, value in (("AWS_CONFIG_FILE", str(empty)), ("AWS_SHARED_CREDENTIALS_FILE", str(empty)),
+                            ("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_REGION", REGION), ("AWS_ENDPOINT_URL", url),
+                            ("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN000000000"), ("AWS_SECRET_ACCESS_KEY", "nope")):
+            monkeypatch.setenv(name, value)
+        status, _, err = run(capsys, "status")
+        line = one_error_line(err)
+        assert status == 2 and "AWS refused the credentials" in line and "--profile" in line
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        status, _, err = run(capsys, "status")
+        line = one_error_line(err)
+        assert status == 2 and "access denied to sagemaker:ListNotebookInstances in eu-west-1" in line
+        assert "grant sagemaker:ListNotebookInstances" in line

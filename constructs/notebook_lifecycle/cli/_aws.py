@@ -129,7 +129,7 @@ class Aws:
             )
         if isinstance(exc, ClientError):
             code = error_code(exc)
-            message = exc.response.get("Error", {}).get("Message", "") or str(exc)
+            message = error_message(exc) or str(exc)
             if code in _ACCESS_DENIED:
                 return BundleError(f"access denied to {action} in {self.region}: {_one_line(message)}; "
                                    f"grant {action} to your identity (check with `aws sts get-caller-identity`)")
@@ -143,18 +143,29 @@ class Aws:
 
 
 def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    """The AWS error code of a botocore ClientError ('' for anything else).
+
+    An endpoint that answers a JSON API in XML (some emulators and proxies) leaves botocore
+    with the HTTP status as the code; the code is then read from the XML.
+    """
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+    if not isinstance(response, dict):
+        return ""
+    code = str(response.get("Error", {}).get("Code", ""))
+    if code.isdigit():
+        found = re.search(r"<Code>\s*([A-Za-z.]+)\s*</Code>", str(response.get("Error", {}).get("Message", "")))
+        if found:
+            return found.group(1)
+    return code
 
 
 def error_message(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Message", ""))
-    return str(exc)
+    if not isinstance(response, dict):
+        return str(exc)
+    message = str(response.get("Error", {}).get("Message", ""))
+    found = re.search(r"<Message>(.*?)</Message>", message, re.S)
+    return found.group(1) if found and message.lstrip().startswith("<") else message
 
 
 def _boto3() -> Any:
