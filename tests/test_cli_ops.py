@@ -201,6 +201,17 @@ def test_status_of_a_missing_instance_exits_1_and_shows_the_others(aws_env, caps
     assert "'nobody' not found in eu-west-1" in err and len(err.splitlines()) == 1
 
 
+def test_status_pages_through_every_instance(aws_env, capsys) -> None:
+    sm = boto3.client("sagemaker", aws_access_key_id="testing", aws_secret_access_key="testing",
+                      region_name="us-west-2", endpoint_url=str(aws_env["url"]))
+    names = [f"nb-{i:03d}" for i in range(105)]  # more than one page (100)
+    for name in names:
+        sm.create_notebook_instance(NotebookInstanceName=name, InstanceType="ml.t3.medium", RoleArn=ROLE)
+    status, out, err = run(capsys, "status", "--region", "us-west-2", "--json")
+    assert status == 0, err
+    assert [d["name"] for d in json.loads(out)] == names
+
+
 # -- logs --------------------------------------------------------------------------------------
 
 

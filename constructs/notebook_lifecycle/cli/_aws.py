@@ -56,7 +56,7 @@ class Aws:
                 "no AWS region: pass --region (for example --region eu-west-1), or set AWS_REGION, "
                 "or set a region in your profile (`aws configure set region ...`)"
             )
-        _check_region(self.session, self.region, getattr(args, "region", None) is not None)
+        _check_region(self.region, getattr(args, "region", None) is not None)
         try:
             credentials = self.session.get_credentials()
         except BotoCoreError as exc:
@@ -70,6 +70,7 @@ class Aws:
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
+        """A client of ``service`` (made once: sessions are not thread-safe, clients are)."""
         if service not in self._clients:
             from botocore.config import Config
 
@@ -176,9 +177,11 @@ def _boto3() -> Any:
     return boto3
 
 
-def _check_region(session: Any, region: str, from_flag: bool) -> None:
+def _check_region(region: str, from_flag: bool) -> None:
     """A region botocore knows, or one that fits a partition's pattern (a region newer than botocore)."""
-    data = session._session.get_data("endpoints")
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
     partitions = data.get("partitions", [])
     known = {r for p in partitions for r in p.get("regions", {})}
     if region in known or any(re.match(p.get("regionRegex", "^$"), region) for p in partitions):

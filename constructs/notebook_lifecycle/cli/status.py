@@ -41,6 +41,7 @@ def _add_status(sub: Any) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     aws = Aws(args)
+    aws.client("sagemaker")  # made here, before the threads share it
     missing: list[str] = []
     if args.names:
         names = list(dict.fromkeys(args.names))
