@@ -62,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -654,280 +655,23 @@ def _read(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Shell parts. Everything that writes inside the sandbox does so *inside* the chroot (`inbox ...`),
-# so that a symlink planted by a script can never lead a write onto the host.
+# Shell parts: real files next to this module (shellcheck lints them, tests/test_on_instance_lint.py).
+# Everything that writes inside the sandbox does so *inside* the chroot (`inbox ...`), so that a
+# symlink planted by a script can never lead a write onto the host.
 
-_INIT_SH = r"""#!/bin/bash
-# PID 1 of the sandbox: private mount/PID/UTS/IPC namespaces, the host's network. Arg: scratch dir.
-set -u
-S=$1
-. "$S/conf.sh"
-m=$S/m
-t=$S/t
-B=/run/notebook-emulator
-SPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-say() { printf '%s\n' "$*" >>"$S/error"; }
-inbox() { chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 "$@"; }
-ncalls() { inbox /bin/sh -c "wc -l <$B/calls.jsonl 2>/dev/null || echo 0"; }
 
-mount -t tmpfs -o mode=700 emulator "$t" || { say "cannot mount a tmpfs"; exit 71; }
-mkdir "$t/upper" "$t/work"
-if ! err=$(mount -t overlay -o "lowerdir=/,upperdir=$t/upper,workdir=$t/work" emulator "$m" 2>&1); then
-  say "cannot mount an overlay of / ($err)"; exit 72
-fi
-mount -t proc proc "$m/proc" &&
-  mount --rbind /dev "$m/dev" &&
-  mount -t tmpfs -o mode=1777,nosuid,nodev shm "$m/dev/shm" &&
-  mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$m/tmp" &&
-  mount -t tmpfs -o mode=755,nosuid,nodev run "$m/run" &&
-  mount -t tmpfs -o mode=755 home "$m/home" || { say "cannot mount /proc, /dev, /tmp, /run or /home in the sandbox"; exit 73; }
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$m/sys" 2>/dev/null || true
-# kernel settings are not namespaced: a script's sysctl must not change the host's (as in a container)
-mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sys" ||
-  { say "cannot make /proc/sys read-only in the sandbox"; exit 73; }
-# host folders the caller wants visible at the same place (read-only), e.g. a virtualenv under /tmp or /home
-for b in "${BINDS[@]}"; do
-  mkdir -p "$m$b" && mount --bind "$b" "$m$b" && mount -o remount,bind,ro "$m$b" ||
-    { say "cannot bind $b into the sandbox"; exit 73; }
-done
-mkdir "$m$B" && cp -r "$S/box/." "$m$B/" || { say "cannot copy the emulator's files"; exit 73; }
-if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the sandbox failed: $out"; exit 73; fi
-mount --bind "$VOLUME" "$m/home/ec2-user/SageMaker" || { say "cannot mount the volume $VOLUME"; exit 73; }
-if ! out=$(cd / && inbox /bin/bash $B/volume.sh 2>&1); then say "preparing the volume failed: $out"; exit 73; fi
-rm -rf "$m$B/stubs" "$m$B/prepare.sh" "$m$B/volume.sh"
+def _shell(name: str) -> str:
+    return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
-# cron=True: a cron daemon runs, as on AL2 (crond under systemd); it dies with the namespace
-if [ "$CRON" = 1 ]; then inbox cron >/dev/null 2>&1 || say "cannot start cron (ignored)"; fi
 
-if [ -n "$SETUP" ]; then
-  (cd / && umask 022 && exec timeout -s KILL "$AFTER_TIMEOUT" chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 /bin/bash -c "$SETUP") \
-    </dev/null >"$S/setup.out" 2>&1
-  rc=$?
-  echo "$rc" >"$S/setup.rc"
-  [ "$rc" = 0 ] || exit 74
-fi
-
-# Real instances have PIDs in the thousands; so should ours (log names use them).
-echo $((2000 + RANDOM % 20000)) >/proc/sys/kernel/ns_last_pid 2>/dev/null || true
-
-: >"$S/marks"
-i=0
-while [ "$i" -lt "$NHOOKS" ]; do
-  case ${HOOK_NAMES[$i]} in on-create) prefix=OnCreate ;; *) prefix=OnStart ;; esac
-  f=/tmp/${prefix}_$(date -u +%Y-%m-%d-%H-%M)$(tr -dc a-z0-9 </dev/urandom | head -c 8)
-  inbox /bin/sh -c 'umask 077 && cat >"$1" && chmod 700 "$1"' sh "$f" <"$S/hook.$i" || { say "cannot write $f"; exit 73; }
-  ncalls >>"$S/marks"
-  a=$(date +%s%N)
-  (umask "$UMASK" && cd / && exec timeout -s KILL "$TIMEOUT" chroot "$m" /usr/bin/env -i "${HOOK_ENV[@]}" /bin/bash -c "$f") \
-    </dev/null >"$S/out.$i" 2>&1
-  rc=$?
-  b=$(date +%s%N)
-  echo "$rc $((b - a))" >"$S/res.$i"
-  for p in $(find /proc/[0-9]*/fd -maxdepth 1 -lname "$S/out.$i" 2>/dev/null | cut -d/ -f3 | sort -un); do
-    printf '%s: %s\n' "$p" "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >>"$S/held.$i"
-  done
-  i=$((i + 1))
-  [ "$rc" = 0 ] || break
-done
-
-case $LINGER in 0 | 0.0) ;; *) sleep "$LINGER" ;; esac
-ncalls >>"$S/marks"
-
-j=0
-while [ "$j" -lt "$NAFTER" ]; do
-  snippet=$(cat "$S/after.$j")
-  (cd / && umask 022 && exec timeout -s KILL "$AFTER_TIMEOUT" chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 /bin/bash -c "$snippet") \
-    </dev/null >"$S/after.$j.out" 2>&1
-  echo $? >"$S/after.$j.rc"
-  j=$((j + 1))
-done
-inbox cat $B/calls.jsonl >"$S/calls.jsonl" 2>/dev/null
-: >"$S/done"
-exit 0
-"""
-
+_INIT_SH = _shell("init.sh")
 # Shared head of every stub: append {"cmd":..., "args":[...], "user":...} to the call log.
-_STUB_HEAD = r"""#!/bin/bash
-# notebook-lifecycle emulator: recording stub for @NAME@
-__j() {
-  local s=$1 c i o=
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  if [[ $s == *[[:cntrl:]]* ]]; then
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      if [[ $c == [[:cntrl:]] ]]; then printf -v c '\\u%04x' "'$c"; fi
-      o+=$c
-    done
-    s=$o
-  fi
-  __r=\"$s\"
-}
-__rec() {
-  local a line u=root
-  [ "$EUID" = 0 ] || u=$(id -un 2>/dev/null || echo "$EUID")
-  __j "$1"; line="{\"cmd\":$__r,\"args\":["
-  shift
-  local sep=
-  for a; do __j "$a"; line+="$sep$__r"; sep=,; done
-  __j "$u"; line+="],\"user\":$__r}"
-  printf '%s\n' "$line" >>/run/notebook-emulator/calls.jsonl 2>/dev/null
-}
-__rec @NAME@ "$@"
-"""
-
-_GENERIC = "exit 0\n"
-
-_SSM = r"""case ${1:-} in
-  -version | --version | version) echo "SSM Agent version: 3.3.1142.0" ;;
-esac
-exit 0
-"""
-
-_UPSTART = r"""me=${0##*/}
-if [ "$me" = initctl ]; then me=${1:-}; shift || true; fi
-job=${1:-}
-case $me in
-  status) echo "$job start/running, process 4242" ;;
-  start | restart) echo "$job start/running, process 4242" ;;
-  stop) echo "$job stop/waiting" ;;
-esac
-exit 0
-"""
-
-_SYSTEMD_RUN = r"""echo "Running as unit: run-u$RANDOM.service" >&2
-exit 0
-"""
-
-_SYSTEMCTL = r"""U=/run/notebook-emulator/units
-quiet=0 now=0 user=0 value=0 verb= props=() units=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    -q | --quiet) quiet=1 ;;
-    --now) now=1 ;;
-    --user) user=1 ;;
-    --value) value=1 ;;
-    --version | -V) verb=--version ;;
-    -p | --property) shift; props+=("${1:-}") ;;
-    --property=*) props+=("${1#*=}") ;;
-    -t | --type | -o | --output | -n | --lines | -s | --signal | --state) shift ;;
-    -*) ;;
-    *) if [ -z "$verb" ]; then verb=$1; else units+=("$1"); fi ;;
-  esac
-  shift
-done
-[ -n "$verb" ] || verb=list-units
-if [ "$user" = 1 ]; then
-  echo "Failed to connect to bus: No medium found" >&2
-  exit 1
-fi
-norm() { case $1 in *.*) n=$1 ;; *) n=$1.service ;; esac; }
-# state of unit $n: sets active (active|inactive) and enabled (enabled|disabled); returns 1 when unknown
-look() {
-  active=inactive enabled=disabled
-  if [ -f "$U/$n" ]; then
-    read -r active enabled <"$U/$n"
-    return 0
-  fi
-  [ -f "/etc/systemd/system/$n" ] || [ -f "/run/systemd/system/$n" ]
-}
-save() { [ "$EUID" = 0 ] && printf '%s %s\n' "$active" "$enabled" >"$U/$n"; }
-denied() {
-  if [ "$EUID" != 0 ]; then
-    echo "Failed to $verb $n: Access denied" >&2
-    exit 1
-  fi
-}
-rc=0
-case $verb in
-  is-active | is-failed)
-    for u in "${units[@]}"; do
-      norm "$u"; look || true
-      [ "$verb" = is-failed ] && { [ "$quiet" = 1 ] || echo "$active"; rc=1; continue; }
-      [ "$quiet" = 1 ] || echo "$active"
-      [ "$active" = active ] || rc=3
-    done ;;
-  is-enabled)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then
-        echo "Failed to get unit file state for $n: No such file or directory" >&2; rc=1; continue
-      fi
-      [ "$quiet" = 1 ] || echo "$enabled"
-      [ "$enabled" = enabled ] || rc=1
-    done ;;
-  status)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Unit $n could not be found." >&2; rc=4; continue; fi
-      echo "* $n - ${n%.*}"
-      echo "     Loaded: loaded (/usr/lib/systemd/system/$n; $enabled; preset: disabled)"
-      if [ "$active" = active ]; then echo "     Active: active (running)"; else echo "     Active: inactive (dead)"; rc=3; fi
-    done ;;
-  show)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if look; then load=loaded; else load=not-found; fi
-      [ "${#props[@]}" -gt 0 ] || props=(Id LoadState ActiveState UnitFileState)
-      for p in "${props[@]}"; do
-        for q in ${p//,/ }; do
-          case $q in
-            Id | Names) v=$n ;; LoadState) v=$load ;; ActiveState) v=$active ;;
-            SubState) [ "$active" = active ] && v=running || v=dead ;;
-            UnitFileState) [ "$load" = loaded ] && v=$enabled || v= ;;
-            *) v= ;;
-          esac
-          if [ "$value" = 1 ]; then echo "$v"; else echo "$q=$v"; fi
-        done
-      done
-    done ;;
-  list-unit-files | list-units)
-    [ "$quiet" = 1 ] || printf '%-40s %s\n' "UNIT FILE" STATE
-    count=0
-    for f in "$U"/* /etc/systemd/system/*.* /run/systemd/system/*.*; do
-      [ -f "$f" ] || continue
-      n=${f##*/}
-      if [ "${#units[@]}" -gt 0 ]; then
-        hit=0
-        for u in "${units[@]}"; do case $n in $u | $u.service) hit=1 ;; esac; done
-        [ "$hit" = 1 ] || continue
-      fi
-      look
-      count=$((count + 1))
-      if [ "$verb" = list-units ]; then printf '%-40s loaded %s\n' "$n" "$active"; else printf '%-40s %s\n' "$n" "$enabled"; fi
-    done
-    [ "$quiet" = 1 ] || printf '\n%s unit files listed.\n' "$count"
-    [ "$count" -gt 0 ] || [ "${#units[@]}" = 0 ] || rc=1 ;;
-  start | restart | reload | try-restart | reload-or-restart | try-reload-or-restart | condrestart)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb $n: Unit $n not found." >&2; rc=5; continue; fi
-      denied
-      case $verb in try-*) [ "$active" = active ] || continue ;; esac
-      active=active; save
-    done ;;
-  stop | kill)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb $n: Unit $n not loaded." >&2; rc=5; continue; fi
-      denied
-      active=inactive; save
-    done ;;
-  enable | disable | reenable | mask | unmask)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb unit: Unit file $n does not exist." >&2; rc=1; continue; fi
-      denied
-      case $verb in
-        enable | reenable) enabled=enabled; [ "$now" = 1 ] && active=active ;;
-        disable | mask) enabled=disabled; [ "$now" = 1 ] && active=inactive ;;
-      esac
-      save
-    done ;;
-  --version) echo "systemd 252 (252.23-2.amzn2023)" ;;
-  *) ;;
-esac
-exit $rc
-"""
+_STUB_HEAD = _shell("stub-head.sh")
+_GENERIC = _shell("stub-generic.sh")
+_SSM = _shell("stub-ssm.sh")
+_UPSTART = _shell("stub-upstart.sh")
+_SYSTEMD_RUN = _shell("stub-systemd-run.sh")
+_SYSTEMCTL = _shell("stub-systemctl.sh")
 
 
 def _stub(name: str, body: str) -> str:
