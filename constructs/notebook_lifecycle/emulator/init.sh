@@ -1,7 +1,9 @@
 #!/bin/bash
 # PID 1 of the sandbox: private mount/PID/UTS/IPC namespaces, the host's network. Arg: scratch dir.
+# shellcheck disable=SC2015  # `a && b || fail`: any failure of the chain is fatal, as meant
 set -u
 S=$1
+# shellcheck source=/dev/null  # written by the emulator for each run
 . "$S/conf.sh"
 m=$S/m
 t=$S/t
@@ -56,6 +58,7 @@ i=0
 while [ "$i" -lt "$NHOOKS" ]; do
   case ${HOOK_NAMES[$i]} in on-create) prefix=OnCreate ;; *) prefix=OnStart ;; esac
   f=/tmp/${prefix}_$(date -u +%Y-%m-%d-%H-%M)$(tr -dc a-z0-9 </dev/urandom | head -c 8)
+  # shellcheck disable=SC2016  # expanded by the inner shell
   inbox /bin/sh -c 'umask 077 && cat >"$1" && chmod 700 "$1"' sh "$f" <"$S/hook.$i" || { say "cannot write $f"; exit 73; }
   ncalls >>"$S/marks"
   a=$(date +%s%N)
@@ -65,7 +68,7 @@ while [ "$i" -lt "$NHOOKS" ]; do
   b=$(date +%s%N)
   echo "$rc $((b - a))" >"$S/res.$i"
   for p in $(find /proc/[0-9]*/fd -maxdepth 1 -lname "$S/out.$i" 2>/dev/null | cut -d/ -f3 | sort -un); do
-    printf '%s: %s\n' "$p" "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >>"$S/held.$i"
+    printf '%s: %s\n' "$p" "$(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)" >>"$S/held.$i"
   done
   i=$((i + 1))
   [ "$rc" = 0 ] || break

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # notebook-lifecycle emulator: the body of a recording stub (appended to stub-head.sh)
 U=/run/notebook-emulator/units
-quiet=0 now=0 user=0 value=0 verb= props=() units=()
+quiet=0 now=0 user=0 value=0 verb='' props=() units=()
 while [ $# -gt 0 ]; do
   case $1 in
     -q | --quiet) quiet=1 ;;
@@ -90,6 +90,7 @@ case $verb in
       n=${f##*/}
       if [ "${#units[@]}" -gt 0 ]; then
         hit=0
+        # shellcheck disable=SC2254  # unit names may be glob patterns, as for systemctl
         for u in "${units[@]}"; do case $n in $u | $u.service) hit=1 ;; esac; done
         [ "$hit" = 1 ] || continue
       fi
