@@ -477,7 +477,8 @@ def test_generated_names_are_valid_lowercase_short_unique_and_deterministic() ->
 
 def test_names_computed_in_python_match_names_unique_resource_name() -> None:
     """The constructs compute names without a round trip to Node; CDK's own function is the reference."""
-    from notebook_lifecycle.cdk import _generated_name_for, generated_name
+    from notebook_lifecycle.cdk import generated_name
+    from notebook_lifecycle.cdk._naming import _generated_name_for
 
     app = cdk.App()
     stack = _stack(app, "Analytics")
@@ -750,7 +751,7 @@ def test_import_notebook_lifecycle_does_not_import_aws_cdk() -> None:
     code = (
         "import sys, notebook_lifecycle as nl\n"
         "assert 'aws_cdk' not in sys.modules and 'jsii' not in sys.modules, 'cdk imported eagerly'\n"
-        "assert nl.NotebookInstance.__module__ == 'notebook_lifecycle.cdk'\n"
+        "assert nl.NotebookInstance.__module__ == 'notebook_lifecycle.cdk.notebook_instance'\n"
         "assert 'aws_cdk' in sys.modules\n"
     )
     env = dict(os.environ)
@@ -765,7 +766,7 @@ def test_public_names() -> None:
 
 
 def test_token_detection_without_node_agrees_with_token_is_unresolved() -> None:
-    from notebook_lifecycle.cdk import _unresolved
+    from notebook_lifecycle.cdk._tokens import _unresolved
 
     stack = _stack()
     values = [

@@ -1,55 +1,28 @@
-"""AWS CDK constructs: :class:`LifecycleConfig` and :class:`NotebookInstance`.
-
-``LifecycleConfig`` renders startup scripts and feature flags (a
-:class:`~notebook_lifecycle.bundle.Bundle`) into an
-``AWS::SageMaker::NotebookInstanceLifecycleConfig`` whose ``Content`` is the
-bundle's base64 text, as a literal. ``NotebookInstance`` adds the notebook
-instance, wired to that lifecycle config, and an execution role that holds
-exactly what the enabled features need.
-
-Importing this module imports ``aws_cdk`` (and starts Node through jsii);
-``import notebook_lifecycle`` alone does not.
-"""
+"""The :class:`NotebookInstance` construct, its defaults, limits and warnings."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import Annotations, Names, Resource, Stack, Token
+from aws_cdk import Annotations, Resource
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IValidation
+from constructs import Construct
 
-from .bundle import DEFAULT_DEADLINE_SECONDS, Bundle
-from .errors import BundleError
-from .features import NOTEBOOK_INSTANCE, Features, IamGrant
-from .scripts import StartupScripts
+from ..bundle import DEFAULT_DEADLINE_SECONDS
+from ..features import NOTEBOOK_INSTANCE, Features
+from ..scripts import StartupScripts
+from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
+from ._naming import _NAME_COMPONENTS_ATTR, _generated_name_for, _name_components, _path
+from ._tokens import _unresolved
+from ._validation import _name_problem, _raise_all
+from .lifecycle_config import LifecycleConfig
 
-__all__ = [
-    "LifecycleConfig",
-    "NotebookInstance",
-    "BundleCacheInfo",
-    "bundle_cache_info",
-    "clear_bundle_cache",
-    "generated_name",
-    "DEFAULT_INSTANCE_TYPE",
-    "DEFAULT_PLATFORM_IDENTIFIER",
-    "DEFAULT_VOLUME_SIZE_IN_GB",
-    "LIFECYCLE_LOG_GROUP",
-    "NAME_MAX_LENGTH",
-    "WARN_AUTOSTOP_ENDPOINT",
-    "WARN_IMMUTABLE_ROLE",
-    "WARN_PLATFORM_RETIRED",
-]
 
 DEFAULT_INSTANCE_TYPE = "ml.t3.medium"
 DEFAULT_PLATFORM_IDENTIFIER = "notebook-al2023-v1"
@@ -59,23 +32,22 @@ MAX_VOLUME_SIZE_IN_GB = 16384
 MAX_SECURITY_GROUPS = 5
 MAX_ADDITIONAL_CODE_REPOSITORIES = 3
 MAX_CODE_REPOSITORY_LENGTH = 1024
-
-#: Longest notebook instance and lifecycle configuration name SageMaker accepts.
-NAME_MAX_LENGTH = 63
-_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _PLATFORM_RE = re.compile(r"^notebook-[a-z0-9]+-v[0-9]+$")
 _PLATFORM_MAX_LENGTH = 20
+
 
 #: Where SageMaker sends lifecycle-script output and the Jupyter log.
 LIFECYCLE_LOG_GROUP = "/aws/sagemaker/NotebookInstances"
 _HOOK_STREAMS = (("on-start", "LifecycleConfigOnStart"), ("on-create", "LifecycleConfigOnCreate"))
 _JUPYTER_STREAM = "jupyter.log"
 
+
 #: Warning ids (``Annotations.add_warning_v2``); acknowledge one with
 #: ``Annotations.of(notebook).acknowledge_warning(id, reason)``.
 WARN_AUTOSTOP_ENDPOINT = "notebook-lifecycle:autostopNeedsSageMakerApiEndpoint"
 WARN_IMMUTABLE_ROLE = "notebook-lifecycle:immutableRole"
 WARN_PLATFORM_RETIRED = "notebook-lifecycle:platformRetired"
+
 
 _RETIRED_PLATFORMS = {
     "notebook-al1-v1": "Amazon Linux (AL1) reached end of life on 2024-03-31: "
@@ -85,473 +57,6 @@ _RETIRED_PLATFORMS = {
     "notebook-al2-v3": "it runs Amazon Linux 2, whose support ended on 2026-06-30: "
     "AL2 notebook instances cannot be created or restarted since 2026-07-01",
 }
-
-
-# -- the bundle cache -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BundleCacheInfo:
-    """How often a :class:`~notebook_lifecycle.bundle.Bundle` was built, and reused, in this process."""
-
-    builds: int
-    hits: int
-    size: int
-
-
-class _BundleCache:
-    """Bundles keyed by their inputs' fingerprints: equal inputs are rendered once per process."""
-
-    def __init__(self, maxsize: int = 256) -> None:
-        self._maxsize = maxsize
-        self._items: "OrderedDict[Hashable, Bundle]" = OrderedDict()
-        self._lock = threading.Lock()
-        self.builds = 0
-        self.hits = 0
-
-    @staticmethod
-    def key(
-        on_start: Any, on_create: Any, features: Any, install_dir: Any, deadline_seconds: Any, compression: Any
-    ) -> Optional[Hashable]:
-        for scripts in (on_start, on_create):
-            if scripts is not None and not isinstance(scripts, StartupScripts):
-                return None  # let Bundle report the bad input
-        if features is not None and not isinstance(features, Features):
-            return None
-        key = (
-            on_start.fingerprint() if on_start is not None else None,
-            on_create.fingerprint() if on_create is not None else None,
-            features,
-            install_dir,
-            deadline_seconds,
-            compression,
-        )
-        try:
-            hash(key)
-        except TypeError:
-            return None
-        return key
-
-    def get(
-        self,
-        on_start: Optional[StartupScripts],
-        on_create: Optional[StartupScripts],
-        features: Optional[Features],
-        install_dir: str,
-        deadline_seconds: int,
-        compression: str,
-    ) -> Bundle:
-        key = self.key(on_start, on_create, features, install_dir, deadline_seconds, compression)
-        if key is not None:
-            with self._lock:
-                found = self._items.get(key)
-                if found is not None:
-                    self._items.move_to_end(key)
-                    self.hits += 1
-                    return found
-        bundle = Bundle(
-            on_start,
-            on_create,
-            features,
-            install_dir=install_dir,
-            deadline_seconds=deadline_seconds,
-            compression=compression,
-            check_size=False,
-        )
-        with self._lock:
-            self.builds += 1
-            if key is not None:
-                self._items[key] = bundle
-                while len(self._items) > self._maxsize:
-                    self._items.popitem(last=False)
-        return bundle
-
-    def info(self) -> BundleCacheInfo:
-        with self._lock:
-            return BundleCacheInfo(self.builds, self.hits, len(self._items))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.builds = 0
-            self.hits = 0
-
-
-_CACHE = _BundleCache()
-
-
-def bundle_cache_info() -> BundleCacheInfo:
-    """Bundles built and reused by the constructs since the last :func:`clear_bundle_cache`."""
-    return _CACHE.info()
-
-
-def clear_bundle_cache() -> None:
-    """Forget every cached bundle and reset the counters."""
-    _CACHE.clear()
-
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
-def generated_name(construct: Construct) -> str:
-    """The name a construct gets when none is given: deterministic, lowercase, at most 63 characters.
-
-    Built by ``Names.unique_resource_name`` from the stack name and the
-    construct path (readable part plus an 8-digit hash of the path), then
-    lowercased, so it is unique per stack and construct path, matches
-    ``^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`` and is already what SageMaker shows in ARNs.
-    """
-    raw = Names.unique_resource_name(
-        construct, max_length=NAME_MAX_LENGTH, separator="-", allowed_special_characters="-"
-    )
-    name = re.sub(r"[^a-z0-9-]", "", raw.lower()).strip("-")
-    if not _NAME_RE.match(name) or len(name) > NAME_MAX_LENGTH:  # pragma: no cover - defensive
-        raise ValueError(f"{construct.node.path}: cannot generate a valid name from {raw!r}; pass a name")
-    return name
-
-
-_NAME_HASH_LEN = 8
-_NAME_COMPONENTS_ATTR = "_notebook_lifecycle_name_components"
-
-
-def _name_components(scope: Construct) -> Tuple[str, ...]:
-    """What ``Names.unique_resource_name`` starts from for a child of ``scope``: the name of the
-    innermost top-level stack, then the ids below it. Cached on the scope (read from Node once)."""
-    found = getattr(scope, _NAME_COMPONENTS_ATTR, None)
-    if found is not None:
-        return found
-    scopes = scope.node.scopes
-    last = 0
-    for i, c in enumerate(scopes):
-        if Stack.is_stack(c) and not _unresolved(c.stack_name):
-            last = i
-    found = tuple(
-        c.stack_name if (i == last and Stack.is_stack(c) and not _unresolved(c.stack_name)) else c.node.id
-        for i, c in enumerate(scopes[last:], start=last)
-    )
-    try:
-        setattr(scope, _NAME_COMPONENTS_ATTR, found)
-    except AttributeError:  # pragma: no cover
-        pass
-    return found
-
-
-def _unique_resource_name(components: Sequence[str], max_length: int = NAME_MAX_LENGTH) -> str:
-    """``Names.unique_resource_name(c, max_length, separator="-", allowed_special_characters="-")``,
-    computed in Python (aws-cdk-lib ``core/lib/private/unique-resource-name.ts``); checked against it in tests."""
-
-    def clean(s: str) -> str:
-        return re.sub(r"[^A-Za-z0-9-]", "", s)
-
-    components = [c for c in components if c != "Default"]
-    if not components:  # pragma: no cover - a construct always has a path
-        raise ValueError("cannot name a construct without a path")
-    if len(components) == 1:
-        top = clean(components[0])
-        if len(top) <= max_length:
-            return top
-    path = "/".join(components).encode("utf-8")
-    digest = hashlib.md5(path, usedforsecurity=False).hexdigest()[:_NAME_HASH_LEN].upper()
-    deduped: List[str] = []
-    for c in components:
-        if not deduped or not deduped[-1].endswith(c):
-            deduped.append(c)
-    human = "-".join(x for x in (clean(c) for c in deduped if c != "Resource") if x) + "-"
-    max_human = max_length - _NAME_HASH_LEN
-    if len(human) > max_human:
-        half = int(max_human / 2)
-        human = human[:half] + (human[-half:] if half else "")
-    return human + digest
-
-
-# aws-cdk-lib core/lib/private/encoding.ts, unresolved(): a string is a token when it holds "${Token[<key>]}"
-_STRING_TOKEN_RE = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
-
-
-def _unresolved(value: Any) -> bool:
-    """``Token.is_unresolved`` without a round trip to Node for strings, ints and bools.
-
-    Strings are matched against CDK's token markers (the same test CDK makes);
-    Python ints and bools are never tokens (number tokens are special floats).
-    """
-    if isinstance(value, str):
-        return _STRING_TOKEN_RE.search(value) is not None
-    if isinstance(value, (bool, int)):
-        return False
-    return Token.is_unresolved(value)
-
-
-def _generated_name_for(scope: Construct, *ids: str) -> str:
-    """:func:`generated_name` of the construct that ``ids`` will name below ``scope``, without Node."""
-    raw = _unique_resource_name(_name_components(scope) + ids)
-    name = re.sub(r"[^a-z0-9-]", "", raw.lower()).strip("-")
-    if not _NAME_RE.match(name) or len(name) > NAME_MAX_LENGTH:  # pragma: no cover - defensive
-        raise ValueError(f"{_path(scope, ids[0])}: cannot generate a valid name from {raw!r}; pass a name")
-    return name
-
-
-def _name_problem(field: str, value: Any) -> Optional[str]:
-    if not isinstance(value, str):
-        return f"{field}: expected a string, got {type(value).__name__}"
-    if _unresolved(value):
-        return None
-    if len(value) > NAME_MAX_LENGTH:
-        return (
-            f"{field}: {value!r} is {len(value)} characters, the limit is {NAME_MAX_LENGTH}; "
-            "shorten it (or omit it to get a generated name)"
-        )
-    if not _NAME_RE.match(value):
-        return (
-            f"{field}: {value!r} is not a valid name: use letters, digits and '-' only, starting and ending "
-            "with a letter or digit (no '_', '.' or spaces)"
-        )
-    return None
-
-
-def _token_problems(features: Any) -> List[str]:
-    """Tokens cannot go into a bundle: it is rendered (and base64-encoded) at synth time."""
-    if not isinstance(features, Features):
-        return []
-    values = [(f"environment[{k}]", v) for k, v in features.environment.items()]
-    values += [(f"binaries[{b.name}].url", b.url) for b in features.binaries]
-    return [
-        f"features.{field}: {value!r} holds a CDK token, but the bundle is rendered into the template at synth "
-        "time and cannot resolve tokens; pass a literal value (for example from the stack's env or context)"
-        for field, value in values
-        if _unresolved(value)
-    ]
-
-
-def _path(scope: Construct, id: str) -> str:
-    parent = scope.node.path
-    return f"{parent}/{id}" if parent else id
-
-
-def _raise_all(path: str, what: str, problems: Sequence[str]) -> None:
-    if problems:
-        if len(problems) == 1:
-            raise ValueError(f"{what} {path}: {problems[0]}")
-        raise ValueError(f"{what} {path}: invalid props:\n" + "\n".join(f"- {p}" for p in problems))
-
-
-def _is_immutable_role(role: iam.IRole) -> bool:
-    """True for ``Role.from_role_arn(..., mutable=False)``, cross-account imports and ``without_policy_updates()``.
-
-    CDK wraps such roles in a private ``ImmutableRole`` that silently drops
-    policy changes; it sits next to the role it wraps (``MutableRole<id>`` for
-    imports, the original id for ``without_policy_updates``).
-    """
-    if isinstance(role, iam.Role):
-        return False
-    node = role.node
-    scope = node.scope
-    if scope is None:
-        return False
-    if scope.node.try_find_child(f"MutableRole{node.id}") is not None:
-        return True
-    prefix = "ImmutableRole"
-    return node.id.startswith(prefix) and scope.node.try_find_child(node.id[len(prefix):]) is not None
-
-
-_PRINCIPAL: Optional[iam.ServicePrincipal] = None
-
-
-def _sagemaker_principal() -> iam.ServicePrincipal:
-    """One ``ServicePrincipal('sagemaker.amazonaws.com')`` per process (it is plain data, safe to share)."""
-    global _PRINCIPAL
-    if _PRINCIPAL is None:
-        _PRINCIPAL = iam.ServicePrincipal("sagemaker.amazonaws.com")
-    return _PRINCIPAL
-
-
-@jsii.implements(IValidation)
-class _ContentSizeValidation:
-    """Reports lifecycle hooks over SageMaker's 16,384-character limit, naming the costliest files."""
-
-    def __init__(self, bundle: Bundle) -> None:
-        self._bundle = bundle
-
-    def validate(self) -> List[str]:
-        return list(self._bundle.size_errors())
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """One IAM statement, kept as plain data: rendered for CloudFormation and, readably, in warnings."""
-
-    sid: str
-    actions: Tuple[str, ...]
-    resources: Tuple[Tuple[str, str], ...]  # (value for the template, value shown to people)
-
-    def statement_json(self) -> dict:
-        resources = [value for value, _ in self.resources]
-        return {
-            "Sid": self.sid,
-            "Effect": "Allow",
-            "Action": list(self.actions),
-            "Resource": resources if len(resources) > 1 else resources[0],
-        }
-
-    def readable(self) -> dict:
-        resources = [shown for _, shown in self.resources]
-        return {
-            "Sid": self.sid,
-            "Effect": "Allow",
-            "Action": list(self.actions) if len(self.actions) > 1 else self.actions[0],
-            "Resource": resources if len(resources) > 1 else resources[0],
-        }
-
-
-class _Arns:
-    """ARNs in the notebook's own stack: template values (tokens when env-agnostic) and readable forms."""
-
-    _ATTR = "_notebook_lifecycle_arns"
-
-    @classmethod
-    def of(cls, scope: Construct) -> "_Arns":
-        """The ARNs of the stack of ``scope``; cached on the scope (partition, region, account read once)."""
-        found = getattr(scope, cls._ATTR, None)
-        if found is None:
-            found = cls(Stack.of(scope))
-            try:
-                setattr(scope, cls._ATTR, found)
-            except AttributeError:  # pragma: no cover - a proxy that refuses attributes
-                pass
-        return found
-
-    def __init__(self, stack: Stack) -> None:
-        def pick(value: str, pseudo: str) -> Tuple[str, str]:
-            return value, (pseudo if _unresolved(value) else value)
-
-        self.partition = pick(stack.partition, "${AWS::Partition}")
-        self.region = pick(stack.region, "${AWS::Region}")
-        self.account = pick(stack.account, "${AWS::AccountId}")
-
-    def make(self, service: str, resource: str) -> Tuple[str, str]:
-        (p, shown_p), (r, shown_r), (a, shown_a) = self.partition, self.region, self.account
-        return f"arn:{p}:{service}:{r}:{a}:{resource}", f"arn:{shown_p}:{service}:{shown_r}:{shown_a}:{resource}"
-
-
-# -- LifecycleConfig ------------------------------------------------------------------------------
-
-
-class LifecycleConfig(Resource):
-    """A notebook-instance lifecycle configuration built from startup scripts and feature flags.
-
-    Emits one ``AWS::SageMaker::NotebookInstanceLifecycleConfig`` (construct id
-    ``Resource``, reachable as ``node.default_child``) whose ``OnStart`` and
-    ``OnCreate`` ``Content`` is the bundle's base64 text as a literal string.
-    The bundle is rendered once per distinct input in a process (see
-    :func:`bundle_cache_info`), so many notebooks can share one set of scripts
-    cheaply. Pass the same ``LifecycleConfig`` to several
-    :class:`NotebookInstance` constructs to share one resource.
-
-    Changes to the scripts update the lifecycle configuration in place; running
-    instances pick them up at their next start.
-
-    Parameters
-    ----------
-    scope, id
-        The construct scope and id.
-    on_start : StartupScripts, optional
-        Scripts run at every start (and at creation, after ``on_create``).
-        Default: none (only the features' steps run).
-    on_create : StartupScripts, optional
-        Scripts run once, when the instance is created. Default: no on-create hook.
-    features : Features, optional
-        Feature flags; their steps run before the on-start scripts. Default: none.
-    lifecycle_config_name : str, optional
-        Name of the lifecycle configuration (at most 63 letters, digits and
-        ``-``). Changing it replaces the resource. Default: generated from the
-        stack name and the construct path (lowercase, with a hash).
-    install_dir : str
-        Root-owned folder the on-start bundle unpacks into. Default: ``/startup``.
-    deadline_seconds : int
-        Time the foreground steps of a hook may take together (1 to 280).
-        Default: 240.
-    compression : str
-        ``"xz"`` (densest) or ``"gzip"``. Default: ``"xz"``.
-
-    Raises
-    ------
-    BundleError
-        Bad scripts, features or options (the message names the field and the fix).
-    ValueError
-        An invalid ``lifecycle_config_name``.
-
-    Hooks over SageMaker's limit of 16,384 characters fail validation at synth
-    time, with the costliest files named.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        on_start: Optional[StartupScripts] = None,
-        on_create: Optional[StartupScripts] = None,
-        features: Optional[Features] = None,
-        lifecycle_config_name: Optional[str] = None,
-        install_dir: str = "/startup",
-        deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
-        compression: str = "xz",
-    ) -> None:
-        problems = _token_problems(features)
-        if lifecycle_config_name is not None:
-            problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
-        if problems:
-            _raise_all(_path(scope, id), "LifecycleConfig", problems)
-        name = lifecycle_config_name if lifecycle_config_name is not None else _generated_name_for(scope, id)
-        super().__init__(scope, id, physical_name=name)
-        try:
-            bundle = _CACHE.get(on_start, on_create, features, install_dir, deadline_seconds, compression)
-        except BundleError as exc:
-            raise BundleError(f"LifecycleConfig {self.node.path}: {exc}") from None
-        self._bundle = bundle
-        self._name = name
-
-        on_start_content = bundle.on_start_content
-        on_create_content = bundle.on_create_content
-        Hook = sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty
-        self._resource = sagemaker.CfnNotebookInstanceLifecycleConfig(
-            self,
-            "Resource",
-            notebook_instance_lifecycle_config_name=name,
-            on_start=[Hook(content=on_start_content)] if on_start_content is not None else None,
-            on_create=[Hook(content=on_create_content)] if on_create_content is not None else None,
-        )
-        self.node.add_validation(_ContentSizeValidation(bundle))
-        self._name_attr: Optional[str] = None
-
-    @property
-    def bundle(self) -> Bundle:
-        """The rendered scripts: ``on_start_content``, ``size_report()``, ``iam_grants``, ..."""
-        return self._bundle
-
-    @property
-    def lifecycle_config_name(self) -> str:
-        """The lifecycle configuration's name (the literal given or generated)."""
-        return self._name
-
-    @property
-    def lifecycle_config_arn(self) -> str:
-        """The lifecycle configuration's ARN (``Ref``)."""
-        return self._resource.ref
-
-    @property
-    def lifecycle_config_name_attr(self) -> str:
-        """``Fn::GetAtt NotebookInstanceLifecycleConfigName``: the name, with a dependency on the resource."""
-        if self._name_attr is None:
-            self._name_attr = self._resource.attr_notebook_instance_lifecycle_config_name
-        return self._name_attr
-
-    @property
-    def iam_grants(self) -> Tuple[IamGrant, ...]:
-        """What the enabled features need from the role of each notebook that uses this configuration."""
-        return self._bundle.iam_grants
-
-
-# -- NotebookInstance -----------------------------------------------------------------------------
 
 
 @jsii.implements(iam.IGrantable, ec2.IConnectable)

@@ -1,0 +1,51 @@
+"""AWS CDK constructs: :class:`LifecycleConfig` and :class:`NotebookInstance`.
+
+``LifecycleConfig`` renders startup scripts and feature flags (a
+:class:`~notebook_lifecycle.bundle.Bundle`) into an
+``AWS::SageMaker::NotebookInstanceLifecycleConfig`` whose ``Content`` is the
+bundle's base64 text, as a literal. ``NotebookInstance`` adds the notebook
+instance, wired to that lifecycle config, and an execution role that holds
+exactly what the enabled features need.
+
+Importing this package imports ``aws_cdk`` (and starts Node through jsii);
+``import notebook_lifecycle`` alone does not.
+"""
+
+from __future__ import annotations
+
+from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
+from ._naming import NAME_MAX_LENGTH, generated_name
+from .lifecycle_config import LifecycleConfig
+# The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
+from .notebook_instance import (
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_PLATFORM_IDENTIFIER,
+    DEFAULT_VOLUME_SIZE_IN_GB,
+    LIFECYCLE_LOG_GROUP,
+    MAX_ADDITIONAL_CODE_REPOSITORIES,
+    MAX_CODE_REPOSITORY_LENGTH,
+    MAX_SECURITY_GROUPS,
+    MAX_VOLUME_SIZE_IN_GB,
+    MIN_VOLUME_SIZE_IN_GB,
+    WARN_AUTOSTOP_ENDPOINT,
+    WARN_IMMUTABLE_ROLE,
+    WARN_PLATFORM_RETIRED,
+    NotebookInstance,
+)
+
+__all__ = [
+    "LifecycleConfig",
+    "NotebookInstance",
+    "BundleCacheInfo",
+    "bundle_cache_info",
+    "clear_bundle_cache",
+    "generated_name",
+    "DEFAULT_INSTANCE_TYPE",
+    "DEFAULT_PLATFORM_IDENTIFIER",
+    "DEFAULT_VOLUME_SIZE_IN_GB",
+    "LIFECYCLE_LOG_GROUP",
+    "NAME_MAX_LENGTH",
+    "WARN_AUTOSTOP_ENDPOINT",
+    "WARN_IMMUTABLE_ROLE",
+    "WARN_PLATFORM_RETIRED",
+]
