@@ -80,7 +80,7 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def test_network_is_the_hosts(emulator):
+def test_network_is_its_own_and_forward_reaches_the_host(make_emulator):
     import http.server
     import threading
 
@@ -100,15 +100,49 @@ def test_network_is_the_hosts(emulator):
     thread.start()
     try:
         port = server.server_address[1]
-        result = emulator.run(
-            f"#!/bin/bash\n/usr/bin/python3 -c \"import urllib.request;"
-            f"print(urllib.request.urlopen('http://127.0.0.1:{port}/').read().decode())\"\n"
-        )
+        fetch = (f"#!/bin/bash\n/usr/bin/python3 -c \"import urllib.request;"
+                 f"print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=10).read().decode())\"\n")
+        alone = make_emulator().run(fetch)
+        forwarded = make_emulator(forward=[port]).run(fetch)
     finally:
         server.shutdown()
         server.server_close()
+    assert alone.failed and "Connection refused" in alone.output  # the host's loopback is not the sandbox's
+    assert not forwarded.failed, forwarded.summary()
+    assert forwarded.output == "hello from the host\n"
+
+
+def test_port_8443_is_the_sandboxs_even_when_the_host_uses_it(make_emulator):
+    import socket
+
+    host = socket.socket()
+    host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        host.bind(("0.0.0.0", 8443))
+        host.listen(1)
+    except OSError:
+        host.close()
+        host = None  # something on this machine has it already: the point holds all the more
+    try:
+        result = make_emulator().run(
+            "#!/bin/bash\n/usr/bin/python3 -c \"import socket;s=socket.socket();s.bind(('0.0.0.0',8443));"
+            "s.listen(1);c=socket.create_connection(('127.0.0.1',8443));print('listening on 8443')\"\n")
+    finally:
+        if host is not None:
+            host.close()
     assert not result.failed, result.summary()
-    assert result.output == "hello from the host\n"
+    assert result.output == "listening on 8443\n"
+
+
+def test_dev_is_minimal_and_bin_sh_is_bash(emulator):
+    result = emulator.run("#!/bin/bash\nls /dev | sort | tr '\\n' ' '; echo\n"
+                          "echo x >/dev/full || echo full-refuses; head -c 4 /dev/urandom | wc -c\n"
+                          "/bin/sh -c 'a=(1 2); echo sh-arrays ${#a[@]}'; test -e /dev/sda || echo no-disks\n")
+    assert not result.failed, result.summary()
+    lines = result.output.splitlines()
+    assert lines[0].split() == sorted(["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+                                       "stdout", "tty", "urandom", "zero"])
+    assert lines[-4:] == ["full-refuses", "4", "sh-arrays 2", "no-disks"]
 
 
 # -- how the hook runs --------------------------------------------------------------------------

@@ -4,12 +4,18 @@
 ``/``, executed by ``/bin/bash``, in a disposable copy of this machine's root
 filesystem dressed up as a SageMaker notebook instance:
 
-* an overlay (``lowerdir=/``, upper layer on a tmpfs) inside a private mount,
-  PID, UTS and IPC namespace; the network is the host's, so a script can reach
-  servers on ``localhost``. Nothing outside the state folder is written: the
-  user ``ec2-user``, ``/startup``, ``/etc/profile.d`` edits... all vanish when
-  the run ends, and the PID namespace takes every process that is still
-  running (detached or not) with it;
+* an overlay (``lowerdir=/``, upper layer on a tmpfs) inside private mount,
+  PID, UTS, IPC and network namespaces. Nothing outside the state folder is
+  written: the user ``ec2-user``, ``/startup``, ``/etc/profile.d`` edits... all
+  vanish when the run ends, and the PID namespace takes every process that is
+  still running (detached or not) with it;
+* its own network: only a loopback interface, so ports (8443...) are the
+  sandbox's own; ``forward=(port, ...)`` makes the host's ``127.0.0.1:port``
+  reachable at the same address inside (for test servers such as moto);
+* a minimal ``/dev`` (``null``, ``zero``, ``full``, ``random``, ``urandom``,
+  ``tty``, its own ``pts``/``ptmx``, ``shm``, ``fd``/``stdin``/``stdout``/``stderr``
+  links), not the host's; a read-only ``/proc/sys``; ``/bin/sh`` is bash, as on
+  Amazon Linux;
 * ``ec2-user`` (``useradd -m``, passwordless sudo unless ``root_access=False``)
   and ``/home/ec2-user/SageMaker``, bind-mounted from ``<state_dir>/SageMaker``
   on the host: it survives from one run to the next, everything else is fresh.
@@ -23,6 +29,14 @@ filesystem dressed up as a SageMaker notebook instance:
   ``amazon-ssm-agent``, ``yum``/``dnf``, optionally the upstart verbs
   (``initctl``, ``start``, ``stop``, ``status``, ``restart``) and any command
   named in ``stubs``. Every call is returned in :attr:`RunResult.calls`.
+  ``reboot``, ``shutdown``, ``poweroff``, ``halt``, ``init``/``telinit`` and
+  ``systemctl reboot`` (poweroff, halt...) are stubs too: a script that calls
+  them fails the verdict, since a real instance would restart in the middle of
+  the hook.
+
+After the hooks return, the emulator waits (up to ``drain`` seconds) for the
+runner's background continuation (the steps after a deadline, background
+steps) and keeps the persistent log in :attr:`RunResult.log`.
 
 The script runs like SageMaker runs it: written to
 ``/tmp/OnStart_<yyyy-mm-dd-hh-mm><random>`` and executed by ``/bin/bash``
@@ -31,7 +45,7 @@ an environment holding only ``PATH=/sbin:bin:/usr/sbin:/usr/bin`` (the value
 the API reference documents, typo included: the most pessimistic one) plus
 ``env``, umask 022, killed after ``timeout`` seconds (300 like the platform).
 
-It needs Linux, root and the ``unshare``/overlayfs machinery, plus ``sudo``
+It needs Linux, root, the ``unshare``/overlayfs machinery and ``ip``, plus ``sudo``
 (the runner starts ec2-user steps with it). Elsewhere, :class:`EmulatorUnavailable`
 says so in one line. Only the standard library is used.
 
@@ -40,7 +54,7 @@ not Amazon Linux's; only the root filesystem is overlaid, so a host whose
 ``/usr`` is a separate mount is not supported; ``apt``/``apt-get`` are hidden and
 ``yum``/``dnf`` only record their calls; no cron daemon or Jupyter runs (their
 units merely answer ``active``). It is a test bench, not a security boundary:
-``/dev`` is the host's.
+the kernel, ``/sys`` (read-only) and the host folders in ``binds`` are shared.
 
 Example::
 
@@ -61,6 +75,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -131,6 +146,11 @@ _OS_RELEASE = {
 _DEFAULT_UNITS = ("amazon-ssm-agent", "jupyter-server", "amazon-cloudwatch-agent", "sshd")
 _CRON_COMMANDS = ("crontab", "crond", "cron")
 _APT_COMMANDS = ("apt", "apt-get", "apt-cache")
+# what restarts or stops a machine: recorded, and a failure cause (stub name -> where it goes)
+_POWER_COMMANDS = {"reboot": "/usr/sbin/reboot", "shutdown": "/usr/sbin/shutdown", "poweroff": "/usr/sbin/poweroff",
+                   "halt": "/usr/sbin/halt", "init": "/usr/sbin/init", "telinit": "/usr/sbin/telinit"}
+_POWER_VERBS = ("reboot", "poweroff", "halt", "kexec", "soft-reboot", "emergency", "rescue")
+_FORWARD = Path(__file__).with_name("forward.py")
 
 
 class EmulatorUnavailable(RuntimeError):
@@ -181,11 +201,44 @@ class RunResult:
     setup_output: str = ""
     platform: str = "al2023"
     earlier: Tuple["RunResult", ...] = ()
+    log: str = ""
+    drained: Optional[bool] = None
+
+    @property
+    def reboot(self) -> Optional[StubCall]:
+        """The first call that would restart or stop the machine (``reboot``, ``init 6``...), if any."""
+        for c in self.calls:
+            if c.cmd in ("reboot", "poweroff", "halt") or (c.cmd == "shutdown" and "-c" not in c.args):
+                return c
+            if c.cmd in ("init", "telinit") and c.args[:1] and c.args[0] in ("0", "6"):
+                return c
+            if c.cmd == "systemctl" and any(a in _POWER_VERBS for a in c.args if not a.startswith("-")):
+                return c
+        return None
+
+    @property
+    def late_summary(self) -> List[str]:
+        """The runner's final summary table (and total line) from the log, when the log holds more
+        than one (a continuation after the deadline or for background steps wrote it); else ``[]``."""
+        head = f"notebook-lifecycle summary ({self.hook})"
+        lines = self.log.splitlines()
+        starts = [i for i, line in enumerate(lines) if line == head]
+        if len(starts) < 2:
+            return []
+        rows = []
+        for line in lines[starts[-1] + 1:]:
+            if not line.strip():
+                break
+            rows.append(line)
+            if line.startswith("total "):
+                break
+        return rows
 
     @property
     def failed(self) -> bool:
         """What SageMaker would conclude: a non-zero exit or more than 5 minutes fails the start."""
-        return self.timed_out or self.exit_code != 0 or self.seconds > PLATFORM_LIMIT_SECONDS
+        return (self.timed_out or self.exit_code != 0 or self.seconds > PLATFORM_LIMIT_SECONDS
+                or self.reboot is not None)
 
     @property
     def reason(self) -> Optional[str]:
@@ -196,6 +249,8 @@ class RunResult:
             return f"exit code {self.exit_code}"
         if self.seconds > PLATFORM_LIMIT_SECONDS:
             return f"took {self.seconds:.1f} s, over the platform's limit of {PLATFORM_LIMIT_SECONDS} s"
+        if self.reboot is not None:
+            return f"the script ran `{self.reboot}`: a real instance would restart in the middle of the hook"
         return None
 
     def calls_to(self, cmd: str) -> List[StubCall]:
@@ -214,6 +269,12 @@ class RunResult:
         if self.calls:
             lines.append(f"  {len(self.calls)} stubbed call(s):")
             lines.extend(f"    {c}" + ("" if c.user == "root" else f"  (as {c.user})") for c in self.calls)
+        late = self.late_summary
+        if late:
+            lines.append("  after the hook returned, the runner went on; its final summary:")
+            lines.extend(f"    {row}" for row in late)
+        if self.drained is False:
+            lines.append("  warning: the runner's continuation was still running when the emulator stopped waiting")
         if self.output_held_by:
             lines.append("  warning: still holding the hook's output open when it returned: "
                          + "; ".join(self.output_held_by))
@@ -241,7 +302,7 @@ def _require_machine() -> None:
     global _probe_cache
     if not sys.platform.startswith("linux") or not hasattr(os, "geteuid") or os.geteuid() != 0:
         raise EmulatorUnavailable(UNAVAILABLE)
-    for tool in ("unshare", "chroot", "timeout", "useradd"):
+    for tool in ("unshare", "chroot", "timeout", "useradd", "ip", "pgrep", "mknod"):
         if not shutil.which(tool, path=SANDBOX_PATH):
             raise EmulatorUnavailable(f"{UNAVAILABLE} (`{tool}` is missing)")
     if not shutil.which("sudo", path=SANDBOX_PATH):
@@ -256,7 +317,7 @@ def _require_machine() -> None:
     if _probe_cache is None:
         try:
             probe = subprocess.run(
-                ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--propagation", "private",
+                ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--net", "--propagation", "private",
                  "--mount-proc", "true"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
             )
@@ -309,7 +370,12 @@ class Emulator:
     :param root_access: ``ec2-user`` may ``sudo`` without a password (the notebook's RootAccess).
     :param umask: the hook's umask.
     :param binds: host folders made visible, read-only, at the same path inside (the sandbox
-        has its own ``/tmp`` and ``/home``, and sees only the root filesystem of the host).
+        has its own ``/tmp`` and ``/home``, and sees only the root filesystem of the host); their
+        parent folders are made passable (``a+x``) inside, so ``ec2-user`` reaches them even from
+        a 0700 folder such as ``/root``.
+    :param forward: host TCP ports (on ``127.0.0.1``) reachable at the same address inside.
+    :param drain: seconds to wait, after the hooks return, for the runner's continuation
+        (the steps after a deadline, background steps); 0 does not wait.
     :param scratch: where the per-run scratch folder goes (default: the system temp dir); it
         is deleted after every run.
     :raises EmulatorUnavailable: not Linux/root, no namespaces or overlayfs, no sudo
@@ -336,6 +402,8 @@ class Emulator:
         umask: int = 0o022,
         scratch: Union[str, "os.PathLike[str]", None] = None,
         binds: Iterable[Union[str, "os.PathLike[str]"]] = (),
+        forward: Iterable[int] = (),
+        drain: float = 60,
     ) -> None:
         if platform not in PLATFORMS:
             raise ValueError(f"platform: {platform!r} is not one of {', '.join(PLATFORMS)}")
@@ -387,6 +455,13 @@ class Emulator:
         for b in self.binds:
             if not Path(b).is_dir() or b == "/":
                 raise ValueError(f"binds: {b!r} must be an existing folder other than /")
+        self.forward = tuple(forward)
+        for port in self.forward:
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError(f"forward: {port!r} is not a TCP port number")
+        if drain < 0:
+            raise ValueError(f"drain: {drain!r} must not be negative")
+        self.drain = float(drain)
         _require_machine()
         if self.cron and not shutil.which("crontab", path=SANDBOX_PATH):
             raise EmulatorUnavailable(NO_CRON)
@@ -477,17 +552,49 @@ class Emulator:
             "AFTER_TIMEOUT": str(_AFTER_TIMEOUT),
             "SETUP": self.setup,
             "CRON": "1" if self.cron else "0",
+            "DRAIN": str(int(-(-self.drain // 1))),
+            "PYTHON": sys.executable,
+            "FWD": str(_FORWARD),
         }
         lines = [f"{k}={shlex.quote(v)}" for k, v in conf.items()]
         lines.append("HOOK_NAMES=(" + " ".join(shlex.quote(h) for h, _ in hooks) + ")")
         lines.append("BINDS=(" + " ".join(shlex.quote(b) for b in self.binds) + ")")
+        lines.append("FORWARD=(" + " ".join(str(p) for p in self.forward) + ")")
         lines.append("HOOK_ENV=(" + " ".join(shlex.quote(f"{k}={v}") for k, v in hook_env.items()) + ")")
         (s / "conf.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (s / "init.sh").write_text(_INIT_SH, encoding="utf-8")
 
-        budget = (self.timeout + 10) * len(hooks) + self.linger + (_AFTER_TIMEOUT + 5) * (len(after) + 1) + 60
-        cmd = ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--propagation", "private",
+        budget = ((self.timeout + 10) * len(hooks) + self.linger + self.drain
+                  + (_AFTER_TIMEOUT + 5) * (len(after) + 1) + 60)
+        cmd = ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--net", "--propagation", "private",
                "--mount-proc", "--kill-child=SIGKILL", "/bin/bash", str(s / "init.sh"), str(s)]
+        relay = self._forward_out(s)
+        try:
+            return self._run_box(s, cmd, budget, hooks, after)
+        finally:
+            if relay is not None:
+                relay.kill()
+                relay.wait()
+
+    def _forward_out(self, s: Path) -> Optional["subprocess.Popen[bytes]"]:
+        """The host half of ``forward``: Unix sockets in the scratch folder, relayed to the host's ports."""
+        if not self.forward:
+            return None
+        (s / "fwd").mkdir()
+        relay = subprocess.Popen([sys.executable, str(_FORWARD), "out", str(s / "fwd"), *map(str, self.forward)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(200):
+            if (s / "fwd" / "ready-out").exists() or relay.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not (s / "fwd" / "ready-out").exists():
+            relay.kill()
+            _, err = relay.communicate()
+            raise EmulatorError(f"cannot forward ports {self.forward}: {err.decode(errors='replace').strip()}")
+        return relay
+
+    def _run_box(self, s: Path, cmd: List[str], budget: float, hooks: Sequence[Tuple[str, Union[str, bytes]]],
+                 after: List[str]) -> RunResult:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd="/", env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"})
         try:
@@ -527,6 +634,8 @@ class Emulator:
         after_outputs = [_read(s / f"after.{j}.out") for j in range(n_after)]
         after_codes = [int(_read(s / f"after.{j}.rc").strip() or -1) for j in range(n_after)]
         setup_output = _read(s / "setup.out")
+        drain = _read(s / "drain").strip()
+        drained = {"done": True, "running": False}.get(drain)
         results: List[RunResult] = []
         for i, (hook, _) in enumerate(hooks):
             res = s / f"res.{i}"
@@ -552,6 +661,8 @@ class Emulator:
                 setup_output=setup_output,
                 platform=self.platform,
                 earlier=tuple(results),
+                log=_read(s / f"log.{i}"),
+                drained=drained if last else None,
             ))
         if not results:
             raise EmulatorError("the sandbox ran no hook: " + (_read(s / "error").strip() or "no message"))
@@ -577,6 +688,7 @@ class Emulator:
         installs.append(("amazon-ssm-agent", "/usr/bin/amazon-ssm-agent", True))
         pkg = ("yum",) if self.platform == "al2" else ("dnf", "yum")
         installs += [(p, f"/usr/bin/{p}", True) for p in pkg]
+        installs += [(n, target, True) for n, target in _POWER_COMMANDS.items()]
         if self.upstart:
             installs += [(v, f"/sbin/{v}", True) for v in ("initctl", "start", "stop", "status", "restart")]
         for extra in self.stubs:
@@ -612,6 +724,8 @@ class Emulator:
             "cp $B/resource-metadata.json /opt/ml/metadata/resource-metadata.json",
             "cp $B/nbi-config.json /etc/opt/ml/sagemaker-notebook-instance-config.json",
             "hide " + " ".join(q(h) for h in hide),
+            # /bin/sh is bash on Amazon Linux (dash on Debian): `#!/bin/sh` scripts with bash syntax work there
+            "ln -sfn bash /bin/sh",
         ]
         if self.systemd:
             prep.append("mkdir -p /run/systemd/system")

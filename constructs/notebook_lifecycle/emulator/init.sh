@@ -1,5 +1,5 @@
 #!/bin/bash
-# PID 1 of the sandbox: private mount/PID/UTS/IPC namespaces, the host's network. Arg: scratch dir.
+# PID 1 of the sandbox: private mount/PID/UTS/IPC/network namespaces. Arg: scratch dir.
 # shellcheck disable=SC2015  # `a && b || fail`: any failure of the chain is fatal, as meant
 set -u
 S=$1
@@ -18,8 +18,22 @@ mkdir "$t/upper" "$t/work"
 if ! err=$(mount -t overlay -o "lowerdir=/,upperdir=$t/upper,workdir=$t/work" emulator "$m" 2>&1); then
   say "cannot mount an overlay of / ($err)"; exit 72
 fi
+# its own network: loopback only; FORWARD ports reach the host's 127.0.0.1 through forward.py
+ip link set lo up || { say "cannot bring up the loopback interface"; exit 73; }
+if [ "${#FORWARD[@]}" -gt 0 ]; then
+  "$PYTHON" "$FWD" in "$S/fwd" "${FORWARD[@]}" </dev/null >>"$S/error" 2>&1 &
+  for _ in $(seq 100); do [ -e "$S/fwd/ready-in" ] && break; sleep 0.05; done
+  [ -e "$S/fwd/ready-in" ] || { say "cannot forward ports ${FORWARD[*]}"; exit 73; }
+fi
+# a minimal /dev (not the host's): the usual character devices, its own ptys, shm and the fd links
+mount -t tmpfs -o mode=755,nosuid dev "$m/dev" &&
+  for d in null:3 zero:5 full:7 random:8 urandom:9; do mknod -m 666 "$m/dev/${d%:*}" c 1 "${d#*:}" || exit 1; done &&
+  mknod -m 666 "$m/dev/tty" c 5 0 && mkdir "$m/dev/pts" "$m/dev/shm" &&
+  mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$m/dev/pts" && ln -s pts/ptmx "$m/dev/ptmx" &&
+  ln -s /proc/self/fd "$m/dev/fd" && ln -s /proc/self/fd/0 "$m/dev/stdin" &&
+  ln -s /proc/self/fd/1 "$m/dev/stdout" && ln -s /proc/self/fd/2 "$m/dev/stderr" ||
+  { say "cannot make /dev in the sandbox"; exit 73; }
 mount -t proc proc "$m/proc" &&
-  mount --rbind /dev "$m/dev" &&
   mount -t tmpfs -o mode=1777,nosuid,nodev shm "$m/dev/shm" &&
   mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$m/tmp" &&
   mount -t tmpfs -o mode=755,nosuid,nodev run "$m/run" &&
@@ -32,6 +46,9 @@ mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sy
 for b in "${BINDS[@]}"; do
   mkdir -p "$m$b" && mount --bind "$b" "$m$b" && mount -o remount,bind,ro "$m$b" ||
     { say "cannot bind $b into the sandbox"; exit 73; }
+  # its parents must let ec2-user through (the checkout may sit in a 0700 folder such as /root)
+  p=$b
+  while p=${p%/*}; [ -n "$p" ]; do chmod a+x "$m$p" || { say "cannot open the way to $b"; exit 73; }; done
 done
 mkdir "$m$B" && cp -r "$S/box/." "$m$B/" || { say "cannot copy the emulator's files"; exit 73; }
 if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the sandbox failed: $out"; exit 73; fi
@@ -74,6 +91,23 @@ while [ "$i" -lt "$NHOOKS" ]; do
   [ "$rc" = 0 ] || break
 done
 
+# the runner's continuation (steps after the deadline, background steps): wait for it, bounded
+: >"$S/drain"
+if [ "$DRAIN" != 0 ]; then
+  a=$SECONDS
+  while pgrep -f 'notebook-lifecycle/run\.sh on-[a-z]+ [0-9]+ /' >/dev/null; do
+    if [ $((SECONDS - a)) -ge "$DRAIN" ]; then echo running >"$S/drain"; break; fi
+    echo "done" >"$S/drain"
+    sleep 0.2
+  done
+fi
+# each hook's persistent log, as it is now (read inside: a planted symlink cannot lead outside)
+k=0
+while [ -e "$S/out.$k" ]; do
+  lp=$(sed -n '1s/^notebook-lifecycle: .*; log //p' "$S/out.$k")
+  [ -n "$lp" ] && inbox cat -- "$lp" >"$S/log.$k" 2>/dev/null
+  k=$((k + 1))
+done
 case $LINGER in 0 | 0.0) ;; *) sleep "$LINGER" ;; esac
 ncalls >>"$S/marks"
 
