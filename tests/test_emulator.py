@@ -479,3 +479,24 @@ def test_unavailable_is_a_runtime_error():
     assert issubclass(EmulatorUnavailable, RuntimeError)
     assert UNAVAILABLE == ("the notebook emulator needs Linux and root (it uses mount namespaces); "
                            "run it as root on Linux")
+
+
+def test_binds_under_a_0700_folder_are_reachable_for_ec2_user(make_emulator, tmp_path):
+    # a checkout (or a Python) inside a folder only root may enter, such as /root or a `mktemp -d` folder;
+    # /var/tmp, unlike /tmp, is seen through the overlay with its host modes
+    import shutil
+    import tempfile
+
+    parent = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        assert parent.stat().st_mode & 0o777 == 0o700
+        tool = parent / "checkout" / "bin" / "hello"
+        tool.parent.mkdir(parents=True)
+        tool.write_text("#!/bin/sh\necho hello from a 0700 parent\n")
+        tool.chmod(0o755)
+        result = make_emulator(binds=[parent / "checkout"]).run(
+            f"#!/bin/bash\nsudo -u ec2-user {tool}\nstat -c %a {parent}\n")
+    finally:
+        shutil.rmtree(parent)
+    assert not result.failed, result.summary()
+    assert result.output == "hello from a 0700 parent\n711\n"  # passable inside only; the host's stays 0700

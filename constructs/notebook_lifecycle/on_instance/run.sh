@@ -7,9 +7,6 @@
 # Internal forms:
 #   run.sh HOOK DEADLINE STATE LOG   the continuation: finish the plan from the state the first part
 #                             saved in the folder STATE, appending to LOG (no deadline)
-#   run.sh --w FILE CMD...    the parent of one step: run CMD, then write its exit status to FILE.
-#                             A step's parent is this wrapper, never the runner: a step that kills
-#                             its parent (kill -9 $PPID) takes only the wrapper with it.
 #   run.sh --step N           exec step N of the plan as the calling user; sudo runs this so that a
 #                             file name never passes through the user's login shell.
 #
@@ -40,11 +37,6 @@ case ${1-} in
     IFS=$'\t' read -r n u m x p < <(sed -n "$(($2 + 1))p" "$h/plan")
     [ "$x" = exec ] && exec "$d/$p"
     exec /bin/bash "$d/$p"
-    ;;
-  --w)
-    "${@:3}"
-    echo $? >"$2"
-    exit
     ;;
 esac
 hook=$1
@@ -132,7 +124,9 @@ cut() {
   cat "$T/c"
   echo
 }
-# go: start step i (fields n u m x p) under its wrapper, in a new session
+# go: start step i (fields n u m x p) in a new session under a wrapper that writes its exit
+# status to $T/i. A step's parent is this wrapper, never the runner: a step that kills its
+# parent (kill -9 $PPID) takes only the wrapper with it.
 go() {
   if [ "$u" = root ]; then
     c=("$d/$p")
@@ -144,11 +138,13 @@ go() {
   f
   clk
   N[i]=$n V[i]=$u B[i]=$k R[i]=started S[i]=0
+  # shellcheck disable=SC2016
+  c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w "$T/$i" "${c[@]}")
   if [ "$m" = bg ]; then
     # background output interleaves with later steps: tag each line with the step's name
-    setsid /bin/bash "$0" --w "$T/$i" "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u -n "s|^|[${n//[\\|&]/_}] |;1,20000p;20001s/.*/notebook-lifecycle: more output cut/p") 2>&1 &
+    "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u -n "s|^|[${n//[\\|&]/_}] |;1,20000p;20001s/.*/notebook-lifecycle: more output cut/p") 2>&1 &
   else
-    setsid /bin/bash "$0" --w "$T/$i" "${c[@]}" </dev/null 3>&- &
+    "${c[@]}" </dev/null 3>&- &
   fi
   W[i]=$!
 }
@@ -213,8 +209,9 @@ else
   ok() {
     if "${@:2}" 2>/dev/null; then F+=", $1"; else F+=", no $1"; fi
   }
-  hash python3
-  ok "python3 ${BASH_CMDS[python3]-}" test -n "${BASH_CMDS[python3]-}"
+  hash python3 2>/dev/null
+  y=${BASH_CMDS[python3]-}
+  ok "python3${y:+ $y}" test -n "$y"
   shopt -s nullglob
   z=(/usr/lib*/python3*/lib-dynload/_lzma*)
   ok "lzma module" test -n "${z[*]}"
