@@ -20,7 +20,7 @@ _NAME_SAFE = re.compile(r"^[A-Za-z0-9/._-]*$")
 
 def _name_problem(field: str, value: Any) -> Optional[str]:
     if not isinstance(value, str):
-        return f"{field}: expected a string, got {type(value).__name__}"
+        return f"{field}: expected a string, got {type(value).__name__}; give a name such as 'my-notebook'"
     if len(value) <= NAME_MAX_LENGTH and _NAME_RE.match(value):
         return None  # a valid literal (a token never has this shape): no need to ask Node
     if _unresolved(value):
@@ -133,5 +133,6 @@ def _literal_problems(values: dict) -> List[str]:
                 f"synth time; pass a literal such as {example}"
             )
         elif not right_type:
-            problems.append(f"{field}: expected {example}, got {type(value).__name__} {value!r:.60}")
+            fix = "; give one of them" if bool in types else f"; give one such as {example}"
+            problems.append(f"{field}: expected {example}, got {type(value).__name__} {value!r:.60}{fix}")
     return problems
