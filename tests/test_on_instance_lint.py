@@ -4,6 +4,8 @@
   (minified by ``bundle.minify_shell``), and parses with ``bash -n``;
 * the shell files keep the minifier's contract (no heredocs) and avoid bash > 4.2
   features (AL2 ships bash 4.2);
+* the emulator's own bash (``emulator/*.sh``: its PID 1 and the recording stubs, each stub as
+  installed: ``stub-head.sh`` plus its body) passes shellcheck too;
 * ``autostop.py`` runs on Python 3.9 (vermin), imports only the standard library plus
   boto3/botocore, and its shipped (minified) form compiles and says the same.
 """
@@ -23,6 +25,8 @@ from notebook_lifecycle.shipped import minify_python, minify_shell, shipped_file
 
 ON_INSTANCE = Path(__file__).resolve().parent.parent / "constructs" / "notebook_lifecycle" / "on_instance"
 SHELL_FILES = sorted(ON_INSTANCE.rglob("*.sh"))
+EMULATOR = ON_INSTANCE.parent / "emulator"
+EMULATOR_FILES = sorted(EMULATOR.glob("*.sh"))
 AUTOSTOP = ON_INSTANCE / "features" / "autostop.py"
 BIN = Path(sys.executable).parent
 
@@ -52,6 +56,18 @@ def test_shellcheck_passes(path):
     proc = subprocess.run([shellcheck(), "-s", "bash", "-x", str(path)], capture_output=True, text=True,
                           cwd=path.parent, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", EMULATOR_FILES, ids=lambda p: p.name)
+def test_emulator_shell_files_pass_shellcheck(path, tmp_path):
+    target = path
+    if path.name.startswith("stub-") and path.name != "stub-head.sh":
+        target = tmp_path / path.name  # a stub as the emulator installs it
+        target.write_text((EMULATOR / "stub-head.sh").read_text() + path.read_text())
+    proc = subprocess.run([shellcheck(), "-s", "bash", str(target)], capture_output=True, text=True,
+                          cwd=path.parent, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {"init.sh", "stub-head.sh", "stub-systemctl.sh"} <= {p.name for p in EMULATOR_FILES}
 
 
 @pytest.mark.parametrize("path", SHELL_FILES, ids=rel)
