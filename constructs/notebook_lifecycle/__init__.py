@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .bundle import CONTENT_LIMIT, Bundle, SizeReport
+from .deploy_values import DeployValue
 from .errors import BundleError
 from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
@@ -26,6 +27,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "CONTENT_LIMIT",
+    "DeployValue",
     "Features",
     "IamGrant",
     "SizeReport",

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
+from .deploy_values import DeployValue
 from .errors import BundleError
 from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
 from .shipped import shipped_file
@@ -35,6 +36,9 @@ _RESERVED_ENV = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "PS1", "PS2", "PS4", "BASH_ENV", "ENV",
      "LD_PRELOAD", "LD_LIBRARY_PATH", "SHLVL", "UID", "EUID", "PPID"}
 )
+
+
+_NOT_HERE = "; deploy-time values (CDK tokens) are not supported here: pass a literal value"
 
 
 def shell_quote(value: str) -> str:
@@ -78,7 +82,10 @@ class Autostop:
     def __post_init__(self) -> None:
         v = self.idle_minutes
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1")
+            raise BundleError(
+                f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1"
+                + (_NOT_HERE if isinstance(v, float) else "")
+            )
         if v > 60 * 24 * 365:
             raise BundleError(f"autostop.idle_minutes: {v!r} is more than a year; turn autostop off instead (autostop=None)")
         if not isinstance(self.ignore_connections, bool):
@@ -107,7 +114,7 @@ class Binary:
         if not isinstance(self.url, str) or not _URL_RE.fullmatch(self.url):
             raise BundleError(f"binaries[{n}].url: {self.url!r} must be an http:// or https:// address without spaces or quotes")
         if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256)):
-            raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)")
+            raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)" + _NOT_HERE)
 
 
 def _conf(values: Sequence[Tuple[str, str]]) -> bytes:
@@ -134,7 +141,9 @@ class Features:
     :param persist_dirs: folders of ``/home/ec2-user`` kept on the EBS volume
         (for example ``(".config", ".ssh")``).
     :param bin_dir: ``~/SageMaker/.bin`` exists and is on PATH everywhere.
-    :param environment: variables exported to login shells, terminals and kernels.
+    :param environment: variables exported to login shells, terminals and kernels. A value
+        may be a :class:`~notebook_lifecycle.deploy_values.DeployValue` (the CDK
+        constructs make one from each CDK token, such as ``bucket.bucket_name``).
     :param binaries: :class:`Binary` downloads into the bin dir (turns ``bin_dir`` on).
     """
 
@@ -143,7 +152,7 @@ class Features:
     stop_ssm_agent: bool = False
     persist_dirs: Tuple[str, ...] = ()
     bin_dir: bool = False
-    environment: Mapping[str, str] = field(default_factory=dict)
+    environment: Mapping[str, Union[str, DeployValue]] = field(default_factory=dict)
     binaries: Tuple[Binary, ...] = ()
 
     def __post_init__(self) -> None:
@@ -171,8 +180,17 @@ class Features:
                 raise BundleError(f"environment: {k!r} is not a valid shell variable name (letters, digits, '_', not starting with a digit)")
             if k in _RESERVED_ENV:
                 raise BundleError(f"environment: {k} is managed by the shell or the platform; choose another name")
+            if isinstance(v, DeployValue):
+                if v.name and v.name != k:
+                    raise BundleError(f"environment[{k}]: DeployValue named {v.name!r}; name it {k!r} or leave the name out")
+                env[k] = DeployValue(k, v.max_length) if not v.name else v
+                continue
             if not isinstance(v, str):
-                raise BundleError(f"environment[{k}]: {v!r} must be a string")
+                hint = (
+                    "; for a deploy-time number (a CDK token) pass aws_cdk.Token.as_string(value)"
+                    if isinstance(v, float) else ""
+                )
+                raise BundleError(f"environment[{k}]: {v!r} must be a string{hint}")
             if "\0" in v:
                 raise BundleError(f"environment[{k}]: the value contains a NUL byte, which the shell cannot hold")
             env[k] = v
@@ -211,13 +229,17 @@ class Features:
             )
         if self.environment or self.uses_bin_dir:
             conf = [("NL_BIN_DIR", "1" if self.uses_bin_dir else "0")]
+            deploy = [k for k, v in self.environment.items() if isinstance(v, DeployValue)]
+            if deploy:  # exported at start from <name>.b64, which the lifecycle script writes
+                conf.append(("NL_DEPLOY_VALUES", " ".join(deploy)))
             lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
             if self.uses_bin_dir:
                 lines.append('case ":$PATH:" in *":/home/ec2-user/SageMaker/.bin:"*) ;; *) '
                              'PATH="/home/ec2-user/SageMaker/.bin:$PATH" ;; esac')
                 lines.append("export PATH")
             for k, v in self.environment.items():
-                lines.append(f"export {k}={shell_quote(v)}")
+                if not isinstance(v, DeployValue):
+                    lines.append(f"export {k}={shell_quote(v)}")
             parts.append(
                 FeaturePart(
                     "environment",
