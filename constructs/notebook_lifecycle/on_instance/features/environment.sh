@@ -16,14 +16,14 @@ NL_DEPLOY_VALUES=
 dest=/etc/profile.d/zz-notebook-lifecycle.sh
 ok=1
 cp "$here/profile.sh" "$dest.tmp" || ok=0
-q="'\\''"
+s="'" q="'\''"
 # names are shell identifiers (checked at synth time): splitting them is intended
 # shellcheck disable=SC2086
 for n in $NL_DEPLOY_VALUES; do
   # the x keeps trailing newlines of the value, which $(...) would strip
   v=$(base64 -d "$here/$n.b64" && printf x) || { echo "deploy-time value $n: cannot decode it; not exported"; continue; }
   v=${v%x}
-  printf "export %s='%s'\n" "$n" "${v//\'/$q}" >>"$dest.tmp" || ok=0
+  printf "export %s='%s'\n" "$n" "${v//$s/$q}" >>"$dest.tmp" || ok=0
 done
 if [ $ok = 1 ] && chmod 644 "$dest.tmp" && mv -f "$dest.tmp" "$dest"; then
   echo "wrote $dest ($(grep -c '^export ' "$dest") exports)"
