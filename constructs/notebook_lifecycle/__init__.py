@@ -3,7 +3,7 @@ self-stopping SageMaker Notebook Instance.
 
 The core (``StartupScripts``, ``Bundle``, ``Features``) is pure Python and does
 not import ``aws_cdk``; the CDK constructs (``NotebookInstance``,
-``LifecycleConfig``) are imported on first use.
+``LifecycleConfig``, the ``NotebookGovernance`` Aspect) are imported on first use.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdk import LifecycleConfig, NotebookInstance
+    from .cdk import LifecycleConfig, NotebookGovernance, NotebookInstance
 
 __all__ = [
     "__version__",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
-_LAZY = {"NotebookInstance", "LifecycleConfig"}
+_LAZY = {"NotebookInstance", "LifecycleConfig", "NotebookGovernance"}
 
 
 def __getattr__(name: str) -> Any:
