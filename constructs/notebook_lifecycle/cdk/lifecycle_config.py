@@ -16,8 +16,9 @@ from ..errors import BundleError
 from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
-from ._naming import _generated_name_for, _path
+from ._naming import _path, generated_name
 from ._validation import _name_problem, _raise_all
+from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
 
 
 class LifecycleConfig(Resource):
@@ -80,6 +81,9 @@ class LifecycleConfig(Resource):
     bound (``DeployValue.max_length``, 256 bytes unless set).
     """
 
+    __deepcopy__ = _construct_deepcopy
+
+    @accepts_props(LifecycleConfigProps)
     def __init__(
         self,
         scope: Construct,
@@ -89,9 +93,9 @@ class LifecycleConfig(Resource):
         on_create: Optional[StartupScripts] = None,
         features: Optional[Features] = None,
         lifecycle_config_name: Optional[str] = None,
-        install_dir: str = "/startup",
+        install_dir: str = DEFAULT_INSTALL_DIR,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
-        compression: str = "xz",
+        compression: str = DEFAULT_COMPRESSION,
     ) -> None:
         problems = _literal_problems(
             on_start=on_start, on_create=on_create, features=features,
@@ -101,8 +105,8 @@ class LifecycleConfig(Resource):
             problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
         if problems:
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
-        name = lifecycle_config_name if lifecycle_config_name is not None else _generated_name_for(scope, id)
-        super().__init__(scope, id, physical_name=name)
+        super().__init__(scope, id, physical_name=lifecycle_config_name)
+        name = lifecycle_config_name if lifecycle_config_name is not None else generated_name(self)
         self._name = name
         self._on_start = on_start
         self._on_create = on_create
