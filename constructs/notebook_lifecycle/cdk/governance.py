@@ -210,7 +210,7 @@ class NotebookGovernance:
             },
         )
         if literal_name:  # the ARN does not depend on the instance: the instance can wait for the policy
-            cfn.add_dependency(policy)
+            cfn.node.add_dependency(policy)
         return None
 
     def _wrap(
