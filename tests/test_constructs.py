@@ -758,10 +758,34 @@ def test_import_notebook_lifecycle_does_not_import_aws_cdk() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120, cwd=str(REPO))
 
 
+@pytest.mark.parametrize("missing", ["aws_cdk", "jsii", "constructs"])
+def test_without_the_cdk_extra_the_import_error_names_the_extra(missing: str) -> None:
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "import notebook_lifecycle as nl\n"
+        "nl.Bundle  # the core works without the extra\n"
+        "for get in (lambda: nl.NotebookInstance, lambda: __import__('notebook_lifecycle.cdk')):\n"
+        "    try:\n"
+        "        get()\n"
+        "    except ImportError as exc:\n"
+        "        print(exc)\n"
+        "    else:\n"
+        "        raise SystemExit('no ImportError')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert "pip install 'notebook-lifecycle[cdk]'" in line and "No module named 'jsii'" not in line.split("(")[0]
+
+
 def test_public_names() -> None:
     import notebook_lifecycle as nl
 
     assert nl.NotebookInstance is NotebookInstance and nl.LifecycleConfig is LifecycleConfig
+    assert nl.NotebookInstanceProps is nl_cdk.NotebookInstanceProps and nl.INotebookInstance is nl_cdk.INotebookInstance
+    assert set(nl_cdk.__all__) >= {"NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance"}
     assert set(nl_cdk.__all__) >= {"NotebookInstance", "LifecycleConfig", "bundle_cache_info"}
 
 
@@ -778,3 +802,13 @@ def test_token_detection_is_token_is_unresolved() -> None:
         assert _unresolved(value) == cdk.Token.is_unresolved(value), value
         assert _any_unresolved(["plain", value, "x"]) == cdk.Token.is_unresolved(value), value
     assert not _any_unresolved([]) and not _any_unresolved(["a", "b", 3])
+
+
+def test_make_synth_pins_the_aws_cdk_lib_of_the_dev_extra() -> None:
+    import re
+    import tomllib
+
+    makefile = (REPO / "Makefile").read_text()
+    pins = set(re.search(r"^CDK_PINS := (.+)$", makefile, re.M).group(1).split())
+    dev = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"])
+    assert pins and pins <= dev

@@ -185,3 +185,66 @@ def test_two_notebooks_with_the_same_literal_name_fail_naming_both_paths() -> No
     # generated names never collide
     NotebookInstance(first, "Other", on_start=SCRIPTS)
     NotebookInstance(second, "Other", on_start=SCRIPTS)
+
+
+# -- bad input: tokens in literal fields, wrong types -----------------------------------------------
+
+
+def _token(stack: cdk.Stack, kind: str) -> object:
+    if kind == "number":
+        return cdk.CfnParameter(stack, "Num", type="Number").value_as_number
+    return cdk.Fn.ref("AWS::StackName")
+
+
+@pytest.mark.parametrize(
+    ("field", "kind", "expected"),
+    [
+        ("notebook_instance_name", "string", r"notebook_instance_name: must be a literal string, not a token"),
+        ("install_dir", "string", r"install_dir: .* is a CDK token .*pass a literal such as '/startup'"),
+        ("deadline_seconds", "number", r"deadline_seconds: .* is a CDK token .*pass a literal such as 240"),
+        ("compression", "string", r"compression: .* is a CDK token .*'xz' or 'gzip'"),
+        ("direct_internet_access", "string", r"direct_internet_access: .* is a CDK token .*True or False"),
+        ("root_access", "string", r"root_access: .* is a CDK token .*True or False"),
+    ],
+)
+def test_a_token_in_a_literal_field_fails_naming_the_field_and_the_fix(tmp_path, field: str, kind: str, expected: str) -> None:  # noqa: ANN001
+    app = cdk.App(outdir=str(tmp_path / "out"))
+    stack = cdk.Stack(app, "Test")
+    with pytest.raises(ValueError, match=expected):
+        NotebookInstance(stack, "Nb", on_start=SCRIPTS, **{field: _token(stack, kind)})
+    assert stack.node.try_find_child("Nb") is None
+    assert list((tmp_path / "out").iterdir()) == []  # nothing written (the App only made its folder)
+
+
+@pytest.mark.parametrize(
+    ("field", "kind"), [("install_dir", "string"), ("deadline_seconds", "number"), ("compression", "string")]
+)
+def test_lifecycle_config_rejects_tokens_in_bundle_options(field: str, kind: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Test")
+    with pytest.raises(ValueError, match=rf"LifecycleConfig Test/Lc: {field}: .* is a CDK token"):
+        LifecycleConfig(stack, "Lc", on_start=SCRIPTS, **{field: _token(stack, kind)})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"role": "arn:aws:iam::123456789012:role/x"}, r"role: expected an iam.IRole .*Role.from_role_arn"),
+        ({"subnet": "subnet-0123456789abcdef0", "security_groups": []}, r"subnet: expected an ec2.ISubnet"),
+        ({"kms_key": "alias/notebooks"}, r"kms_key: expected a kms.IKey .*Key.from_key_arn"),
+        ({"on_create": "scripts/"}, r"on_create: expected StartupScripts \(StartupScripts.from_directory"),
+        ({"deadline_seconds": "240"}, r"deadline_seconds: expected 240 \(seconds\), got str"),
+        ({"root_access": 1}, r"root_access: expected True or False, got int"),
+    ],
+)
+def test_wrong_prop_types_fail_naming_the_field_and_the_fix(kwargs: dict, expected: str) -> None:
+    stack = cdk.Stack(cdk.App(), "Test")
+    with pytest.raises(ValueError, match=expected):
+        NotebookInstance(stack, "Nb", on_start=SCRIPTS, **kwargs)
+
+
+def test_wrong_types_through_props_are_reported_the_same_way() -> None:
+    stack = cdk.Stack(cdk.App(), "Test")
+    subnet = ec2.Subnet.from_subnet_attributes(stack, "Sn", subnet_id="subnet-0123456789abcdef0", availability_zone="us-east-1a")
+    props = NotebookInstanceProps(on_start=SCRIPTS, subnet=subnet, security_groups=["sg-0123456789abcdef0"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"security_groups\[0\]: expected an ec2.ISecurityGroup, got str"):
+        NotebookInstance(stack, "Nb", props=props)

@@ -18,7 +18,14 @@ from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdk import LifecycleConfig, NotebookGovernance, NotebookInstance
+    from .cdk import (
+        INotebookInstance,
+        LifecycleConfig,
+        LifecycleConfigProps,
+        NotebookGovernance,
+        NotebookInstance,
+        NotebookInstanceProps,
+    )
 
 __all__ = [
     "__version__",
@@ -35,11 +42,15 @@ __all__ = [
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
-_LAZY = {"NotebookInstance", "LifecycleConfig", "NotebookGovernance"}
+_LAZY = {
+    "NotebookInstance", "LifecycleConfig", "NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance",
+    "NotebookGovernance",
+}
 
 
 def __getattr__(name: str) -> Any:
     # The constructs need aws-cdk-lib (and Node); keep `import notebook_lifecycle` free of it.
+    # Without the `cdk` extra this raises an ImportError that names it.
     if name in _LAZY:
         from . import cdk
 

@@ -17,7 +17,7 @@ from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
 from ._naming import _path, generated_name
-from ._validation import _name_problem, _raise_all
+from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems
 from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
 
 
@@ -97,12 +97,15 @@ class LifecycleConfig(Resource):
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         compression: str = DEFAULT_COMPRESSION,
     ) -> None:
-        problems = _literal_problems(
-            on_start=on_start, on_create=on_create, features=features,
-            install_dir=install_dir, deadline_seconds=deadline_seconds, compression=compression,
-        )  # fmt: skip
+        problems = _bundle_token_problems(on_start=on_start, on_create=on_create, features=features)
         if lifecycle_config_name is not None:
             problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
+        problems += _literal_problems({
+            "install_dir": (install_dir, (str,), "'/startup'"),
+            "deadline_seconds": (deadline_seconds, (int,), "240 (seconds)"),
+            "compression": (compression, (str,), "'xz' or 'gzip'"),
+        })
+        problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
         if problems:
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
         super().__init__(scope, id, physical_name=lifecycle_config_name)
@@ -129,6 +132,7 @@ class LifecycleConfig(Resource):
         # produced at synth time (after Aspects), in CloudFormation's own casing
         for key, hook in (("OnStart", "on-start"), ("OnCreate", "on-create")):
             self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
+        # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
         self.node.add_validation(_ContentSizeValidation(self))
         self._name_attr: Optional[str] = None
 
@@ -306,17 +310,11 @@ def _script_token_problems(field: str, scripts: Any) -> List[str]:
     return list(found)
 
 
-def _literal_problems(
-    *, on_start: Any, on_create: Any, features: Any, install_dir: Any, deadline_seconds: Any, compression: Any
-) -> List[str]:
-    """Every CDK token where the bundle needs a literal: scripts, features (but environment values),
-    bundle options."""
+def _bundle_token_problems(*, on_start: Any, on_create: Any, features: Any) -> List[str]:
+    """Every CDK token where the bundle needs a literal: scripts' text, features (but environment values).
+    (Bundle options are checked by ``_validation._literal_problems``.)"""
     problems = _script_token_problems("on_start", on_start) + _script_token_problems("on_create", on_create)
-    checks: List[Tuple[str, Any, str]] = [
-        ("install_dir", install_dir, "path such as '/startup'"),
-        ("deadline_seconds", deadline_seconds, "whole number of seconds"),
-        ("compression", compression, "'xz' or 'gzip'"),
-    ]
+    checks: List[Tuple[str, Any, str]] = []
     if isinstance(features, Features):
         checks += [(f"features.persist_dirs[{i}]", d, "folder name") for i, d in enumerate(features.persist_dirs)]
         for b in features.binaries:

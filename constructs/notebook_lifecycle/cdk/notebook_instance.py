@@ -18,9 +18,9 @@ from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
 from ..scripts import StartupScripts
 from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
-from ._naming import _path, generated_name
+from ._naming import _NAME_RE, _path, generated_name
 from ._tokens import _unresolved
-from ._validation import _name_problem, _raise_all
+from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems, _type_problems
 from .lifecycle_config import LifecycleConfig
 from .props import (
     DEFAULT_INSTANCE_TYPE,
@@ -138,8 +138,7 @@ def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
     if claimed is None:
         claimed = {}
         setattr(holder, _NAMES_ATTR, claimed)
-    account, region = arns.account[0], arns.region[0]
-    key = (None if _unresolved(account) else account, None if _unresolved(region) else region, name.lower())
+    key = (arns.literal_account, arns.literal_region, name.lower())
     other = claimed.get(key)
     if other is not None:
         raise ValueError(
@@ -297,6 +296,8 @@ class NotebookInstance(Resource, _Grants):
                 notebook_instance_name=notebook_instance_name,
                 subnet=subnet,
                 security_groups=security_groups,
+                role=role,
+                kms_key=kms_key,
                 direct_internet_access=direct_internet_access,
                 root_access=root_access,
                 default_code_repository=default_code_repository,
@@ -370,7 +371,7 @@ class NotebookInstance(Resource, _Grants):
                     "NAT gateway; without one autostop cannot stop the instance. Add the endpoint (and "
                     "com.amazonaws.<region>.logs for the lifecycle logs), then acknowledge this warning",
                 )
-        if not _unresolved(platform_identifier) and platform_identifier in _RETIRED_PLATFORMS:
+        if isinstance(platform_identifier, str) and platform_identifier in _RETIRED_PLATFORMS:
             Annotations.of(self).add_warning_v2(
                 WARN_PLATFORM_RETIRED,
                 f"platform_identifier {platform_identifier!r}: {_RETIRED_PLATFORMS[platform_identifier]}; "
@@ -532,6 +533,8 @@ def _check_props(
     notebook_instance_name: Any,
     subnet: Any,
     security_groups: List[Any],
+    role: Any,
+    kms_key: Any,
     direct_internet_access: Any,
     root_access: Any,
     default_code_repository: Any,
@@ -557,7 +560,7 @@ def _check_props(
             )
     if not isinstance(instance_type, str) or not instance_type:
         problems.append(f"instance_type: expected a string, got {instance_type!r}; give one such as 'ml.t3.medium'")
-    elif not _unresolved(instance_type) and not instance_type.startswith("ml."):
+    elif not instance_type.startswith("ml.") and not _unresolved(instance_type):
         problems.append(f"instance_type: {instance_type!r} is not a SageMaker instance type; use one such as 'ml.t3.medium'")
     if isinstance(volume_size_in_gb, bool) or not isinstance(volume_size_in_gb, (int, float)):
         problems.append(f"volume_size_in_gb: expected a whole number of GiB, got {volume_size_in_gb!r}; give one such as 5")
@@ -571,9 +574,9 @@ def _check_props(
         )
     if not isinstance(platform_identifier, str):
         problems.append(f"platform_identifier: expected a string; give one such as {DEFAULT_PLATFORM_IDENTIFIER!r}")
-    elif not _unresolved(platform_identifier) and (
+    elif (
         len(platform_identifier) > _PLATFORM_MAX_LENGTH or not _PLATFORM_RE.match(platform_identifier)
-    ):
+    ) and not _unresolved(platform_identifier):
         problems.append(
             f"platform_identifier: {platform_identifier!r} is not a platform identifier; "
             f"use {DEFAULT_PLATFORM_IDENTIFIER!r} (the default)"
@@ -582,14 +585,20 @@ def _check_props(
         problem = _name_problem("notebook_instance_name", notebook_instance_name)
         if problem:
             problems.append(problem)
-        elif _unresolved(notebook_instance_name):
+        elif not _NAME_RE.match(notebook_instance_name) and _unresolved(notebook_instance_name):
             problems.append(
                 "notebook_instance_name: must be a literal string, not a token: the IAM policy names the "
                 "instance's ARN at synth time; omit it to get a generated name"
             )
-    for flag, value in (("direct_internet_access", direct_internet_access), ("root_access", root_access)):
-        if not isinstance(value, bool):
-            problems.append(f"{flag}: expected True or False, got {value!r}; give one of them")
+    problems += _literal_problems({
+        "direct_internet_access": (direct_internet_access, (bool,), "True or False"),
+        "root_access": (root_access, (bool,), "True or False"),
+        "install_dir": (bundle_options["install_dir"], (str,), "'/startup'"),
+        "deadline_seconds": (bundle_options["deadline_seconds"], (int,), "240 (seconds)"),
+        "compression": (bundle_options["compression"], (str,), "'xz' or 'gzip'"),
+    })
+    problems += _type_problems({"role": role, "subnet": subnet, "security_groups": security_groups, "kms_key": kms_key})
+    problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
     if direct_internet_access is False and subnet is None:
         problems.append(
             "direct_internet_access=False needs a subnet: pass subnet=... (a private subnet whose VPC has the "
@@ -621,6 +630,6 @@ def _check_props(
             problems.append(f"{field}: empty; give a git URL (https://...) or a SageMaker code repository name")
         elif not isinstance(repo, str):
             problems.append(f"{field}: expected a string; give a git URL or a SageMaker code repository name")
-        elif not _unresolved(repo) and len(repo) > MAX_CODE_REPOSITORY_LENGTH:
+        elif len(repo) > MAX_CODE_REPOSITORY_LENGTH and not _unresolved(repo):
             problems.append(f"{field}: {len(repo)} characters, the limit is {MAX_CODE_REPOSITORY_LENGTH}; shorten it")
     return problems
