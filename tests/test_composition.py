@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from cdk_apps import REPO, new_app, only, resources_of  # noqa: I001  (sets PATH for jsii first)
+from cdk_apps import REPO, new_app, resources_of  # noqa: I001  (sets PATH for jsii first)
 from cdk_apps.composition import LEGACY_NAME, NOTEBOOKS, STACK_NAME, build
 
 import aws_cdk as cdk
