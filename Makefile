@@ -1,6 +1,7 @@
 # notebook-lifecycle: everything a fresh machine needs is installed by these targets.
-#   make synth   create .venv, install the library and the pinned CDK CLI, synthesize app.py into cdk.out/
-#   make test    install everything (Debian packages too, when root) and run the whole test suite
+#   make synth   create .venv with only what synthesis needs (the library with its `cdk` extra at the
+#                pinned aws-cdk-lib, and the pinned CDK CLI), synthesize app.py into cdk.out/
+#   make test    add the test toolchain (the `dev` extra; Debian packages too, when root) and run the suite
 #   make bench   benchmarks (figures go to bench/RESULTS.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,15 +16,28 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export NODE_NO_WARNINGS := 1
 
-.PHONY: install python node sysdeps synth test bench lint clean
+# The aws-cdk-lib the example app is synthesized and tested with (the same pins as the `dev` extra;
+# tests/test_constructs.py checks they agree).
+CDK_PINS := aws-cdk-lib==2.275.0 constructs==10.8.1
+
+.PHONY: install python python-synth node sysdeps synth test bench lint clean
 
 install: python node
 
+# Full toolchain (tests, linters, moto, jupyter): the `dev` extra.
 python: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.synth-installed
+
+# Only what synthesis needs: the library with its `cdk` extra (a separate marker, so `make test`
+# afterwards still adds the test toolchain).
+python-synth: $(VENV)/.synth-installed
+$(VENV)/.synth-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[cdk]' $(CDK_PINS)
 	touch $@
 
 node: node_modules/.installed
@@ -43,7 +57,7 @@ sysdeps:
 	  fi; \
 	fi
 
-synth: install
+synth: python-synth node
 	rm -rf cdk.out
 	cdk synth --no-notices --quiet -o cdk.out
 	@ls cdk.out/*.template.json

@@ -13,9 +13,21 @@ Importing this package imports ``aws_cdk`` (and starts Node through jsii);
 
 from __future__ import annotations
 
+try:
+    import aws_cdk  # noqa: F401  (starts Node through jsii)
+    import constructs  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        f"notebook_lifecycle's CDK constructs need aws-cdk-lib and constructs ({exc}); install the library with "
+        "its cdk extra: pip install 'notebook-lifecycle[cdk]' (from a git checkout: pip install '.[cdk]'). "
+        "The CDK CLI and jsii also need Node.js (a supported LTS, 22 or newer)"
+    ) from exc
+
 from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
+from .governance import NotebookGovernance, merge_features
 from .lifecycle_config import LifecycleConfig
+from .props import INotebookInstance, LifecycleConfigProps, NotebookInstanceProps
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
 from .notebook_instance import (
     DEFAULT_INSTANCE_TYPE,
@@ -36,6 +48,11 @@ from .notebook_instance import (
 __all__ = [
     "LifecycleConfig",
     "NotebookInstance",
+    "NotebookGovernance",
+    "merge_features",
+    "LifecycleConfigProps",
+    "NotebookInstanceProps",
+    "INotebookInstance",
     "BundleCacheInfo",
     "bundle_cache_info",
     "clear_bundle_cache",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -9,7 +10,6 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ._tokens import _unresolved
 
 
 def _is_immutable_role(role: iam.IRole) -> bool:
@@ -69,6 +69,9 @@ class _Statement:
         }
 
 
+_PARTITION_RE = re.compile(r"^aws(-[a-z]+)*$")
+
+
 class _Arns:
     """ARNs in the notebook's own stack: template values (tokens when env-agnostic) and readable forms."""
 
@@ -76,7 +79,7 @@ class _Arns:
 
     @classmethod
     def of(cls, scope: Construct) -> "_Arns":
-        """The ARNs of the stack of ``scope``; cached on the scope (partition, region, account read once)."""
+        """The ARNs of the stack of ``scope``; cached on the scope (read from Node once)."""
         found = getattr(scope, cls._ATTR, None)
         if found is None:
             found = cls(Stack.of(scope))
@@ -87,12 +90,18 @@ class _Arns:
         return found
 
     def __init__(self, stack: Stack) -> None:
-        def pick(value: str, pseudo: str) -> Tuple[str, str]:
-            return value, (pseudo if _unresolved(value) else value)
-
-        self.partition = pick(stack.partition, "${AWS::Partition}")
-        self.region = pick(stack.region, "${AWS::Region}")
-        self.account = pick(stack.account, "${AWS::AccountId}")
+        # `Stack.environment` is "aws://<account>/<region>", with "unknown-account"/"unknown-region" where
+        # the stack's account or region is not a concrete value (CDK's public, documented form): one
+        # request tells both what is literal and its value.
+        account, region = stack.environment[len("aws://"):].split("/", 1)
+        #: the literal account and region, or None when the stack is agnostic of them
+        self.literal_account = None if account == "unknown-account" else account
+        self.literal_region = None if region == "unknown-region" else region
+        self.account = (account, account) if self.literal_account else (stack.account, "${AWS::AccountId}")
+        self.region = (region, region) if self.literal_region else (stack.region, "${AWS::Region}")
+        # `Stack.partition` is a partition name or the AWS::Partition pseudo parameter
+        partition = stack.partition
+        self.partition = (partition, partition if _PARTITION_RE.match(partition) else "${AWS::Partition}")
 
     def make(self, service: str, resource: str) -> Tuple[str, str]:
         (p, shown_p), (r, shown_r), (a, shown_a) = self.partition, self.region, self.account
