@@ -176,10 +176,16 @@ def _shared_and_own(t):
     return NotebookInstance(stack, "Notebook", lifecycle_config=shared, on_start=OK)
 
 
-def _token_env(t):
+def _token_binary_url(t):  # environment values may be tokens (deploy-time values); other fields may not
     import aws_cdk as cdk
 
-    return _lifecycle(features=Features(environment={"BUCKET": cdk.Aws.ACCOUNT_ID}))
+    return _lifecycle(features=Features(binaries=(Binary("jq", f"https://{cdk.Aws.ACCOUNT_ID}.example.com/jq"),)))
+
+
+def _token_in_script(t):
+    import aws_cdk as cdk
+
+    return _lifecycle(on_start=StartupScripts.from_files({"a.sh": f"#!/bin/bash\necho {cdk.Aws.ACCOUNT_ID}\n"}))
 
 
 PROPS = {
@@ -197,7 +203,8 @@ PROPS = {
     "props: too many code repositories": Case(
         "additional_code_repositories", lambda t: _notebook(additional_code_repositories=[f"https://g/{i}" for i in range(4)])),
     "props: lifecycle config name": Case("lifecycle_config_name", lambda t: _lifecycle(lifecycle_config_name="bad name")),
-    "props: token in the environment": Case("features.environment[BUCKET]", _token_env),
+    "props: token in a binary url": Case("features.binaries[jq].url", _token_binary_url),
+    "props: token in a script": Case("on_start: a.sh line 2", _token_in_script),
     "props: bad install_dir through the construct": Case("install_dir: '/opt/aws'", lambda t: _lifecycle(install_dir="/opt/aws")),
 }
 

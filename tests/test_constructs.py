@@ -30,6 +30,7 @@ from constructs import Construct
 
 from notebook_lifecycle import (
     Autostop,
+    Binary,
     Bundle,
     BundleError,
     Features,
@@ -654,8 +655,12 @@ def test_bad_feature_flags_surface_as_bundle_errors() -> None:
 
 def test_tokens_cannot_go_into_the_bundle() -> None:
     stack = _stack()
-    with pytest.raises(ValueError, match=r"features.environment\[REGION\]: .* holds a CDK token"):
-        NotebookInstance(stack, "Notebook", on_start=SCRIPTS, features=Features(environment={"REGION": stack.region}))
+    # environment values may be tokens (tests/test_deploy_values.py); other feature fields may not
+    with pytest.raises(ValueError, match=r"features.binaries\[tool\].url: .* is a deploy-time value \(a CDK token\)"):
+        NotebookInstance(
+            stack, "Notebook", on_start=SCRIPTS,
+            features=Features(binaries=(Binary("tool", f"https://{stack.region}.example.com/tool"),)),
+        )
     with pytest.raises(ValueError, match=r"notebook_instance_name: must be a literal string, not a token"):
         NotebookInstance(stack, "Other", on_start=SCRIPTS, notebook_instance_name=cdk.Fn.ref("AWS::StackName"))
 

@@ -411,7 +411,8 @@ def test_binaries_fail_closed_when_the_sha256_cannot_be_checked(make_emulator, w
     bundle = bundle_of(Features(binaries=(Binary("good", f"{url}/tool", hashlib.sha256(tool).hexdigest()),)))
     emu = make_emulator(hide=("sha256sum",) if how == "missing" else (),
                         stubs=("sha256sum",) if how == "silent" else (),  # succeeds and prints nothing
-                        setup=BROKEN_SHA256SUM if how == "failing" else "")
+                        setup=BROKEN_SHA256SUM if how == "failing" else "",
+                        forward=[int(url.rsplit(':', 1)[1])])
     result = boot(emu, bundle, [f"ls -A {VOL}/.bin; echo end"])
     assert paths == ["/tool"]  # it was downloaded...
     assert result.after_outputs == ["end\n"]  # ...and not installed, not even as a temporary file
@@ -432,7 +433,7 @@ def test_binaries_without_a_sha256_install_over_https_only(make_emulator, web):
     with pytest.raises(BundleError, match=r"binaries\[other\]\.url: .* is plain http://"):
         Binary("other", f"{url}/other")
     bundle = bundle_of(Features(binaries=(Binary("other", f"{url}/other", hashlib.sha256(data).hexdigest()),)))
-    emu = make_emulator()
+    emu = make_emulator(forward=[int(url.rsplit(':', 1)[1])])
     tsv = "/startup/.notebook-lifecycle/features/binaries.tsv"
     result = boot(emu, bundle, [
         f"rm {VOL}/.bin/other; printf 'other\\t{url}/other\\t-\\n' >{tsv}; "
@@ -508,7 +509,9 @@ def test_autostop_detached_loop_has_no_duplicates(make_emulator):
     bundle = bundle_of(Features(autostop=Autostop(idle_minutes=5)))
     count = "pgrep -f '[a]utostop-loop' | wc -l; cat /run/notebook-lifecycle-autostop.pid"
     after = [count, RERUN, count, RERUN, count, "ls /etc/cron.d /etc/systemd/system/notebook-lifecycle-autostop.timer; true",
-             "sleep 1; grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' /var/log/jupyter.log"]
+             # each loop logs its first check at once; wait for the third (bounded), however loaded the machine
+             "for _ in $(seq 100); do n=$(grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' "
+             "/var/log/jupyter.log); [ \"$n\" -ge 3 ] && break; sleep 0.2; done; echo \"$n\""]
     for _ in range(2):
         result = boot(emu, bundle, after)
         first, _, second, _, third, other, checks = result.after_outputs

@@ -140,12 +140,28 @@ def test_shipped_autostop_is_the_minified_source():
     shipped = shipped_file("features/autostop.py").decode()
     assert shipped == minify_python(AUTOSTOP.read_text())
     compile(shipped, "autostop.py", "exec")
-    # same code: the ASTs match once docstrings are dropped from the source
-    def strip(tree):
+
+    # same code: the ASTs match once docstrings are dropped from the source and the local names of
+    # each function are numbered in order of appearance (the minifier renames them consistently)
+    def strip(tree, canon=True):
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
             if isinstance(body, list) and len(body) > 1 and isinstance(body[0], ast.Expr) \
                     and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
                 node.body = body[1:]
+        for fn in tree.body if canon else ():
+            if isinstance(fn, ast.FunctionDef):
+                nodes = list(ast.walk(fn))
+                bound = {n.arg for n in nodes if isinstance(n, ast.arg)} | {
+                    n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                names: dict = {}
+                for n in nodes:
+                    attr = "arg" if isinstance(n, ast.arg) else "id" if isinstance(n, ast.Name) else None
+                    if attr and getattr(n, attr) in bound:
+                        setattr(n, attr, names.setdefault(getattr(n, attr), f"_v{len(names)}"))
         return ast.dump(tree)
-    assert strip(ast.parse(shipped)) == strip(ast.parse(AUTOSTOP.read_text()))
+    source = AUTOSTOP.read_text()
+    assert strip(ast.parse(shipped)) == strip(ast.parse(source))
+    # without renaming, the very same names
+    assert strip(ast.parse(minify_python(source, rename=False)), False) == strip(ast.parse(source), False)
+    assert strip(ast.parse(shipped), False) != strip(ast.parse(source), False)  # renamed, really

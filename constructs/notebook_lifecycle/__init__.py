@@ -3,7 +3,7 @@ self-stopping SageMaker Notebook Instance.
 
 The core (``StartupScripts``, ``Bundle``, ``Features``) is pure Python and does
 not import ``aws_cdk``; the CDK constructs (``NotebookInstance``,
-``LifecycleConfig``) are imported on first use.
+``LifecycleConfig``, the ``NotebookGovernance`` Aspect) are imported on first use.
 """
 
 from __future__ import annotations
@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .bundle import CONTENT_LIMIT, Bundle, SizeReport
+from .deploy_values import DeployValue
 from .errors import BundleError
 from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdk import INotebookInstance, LifecycleConfig, LifecycleConfigProps, NotebookInstance, NotebookInstanceProps
+    from .cdk import (
+        INotebookInstance,
+        LifecycleConfig,
+        LifecycleConfigProps,
+        NotebookGovernance,
+        NotebookInstance,
+        NotebookInstanceProps,
+    )
 
 __all__ = [
     "__version__",
@@ -26,6 +34,7 @@ __all__ = [
     "Bundle",
     "BundleError",
     "CONTENT_LIMIT",
+    "DeployValue",
     "Features",
     "IamGrant",
     "SizeReport",
@@ -33,7 +42,10 @@ __all__ = [
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
-_LAZY = {"NotebookInstance", "LifecycleConfig", "NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance"}
+_LAZY = {
+    "NotebookInstance", "LifecycleConfig", "NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance",
+    "NotebookGovernance",
+}
 
 
 def __getattr__(name: str) -> Any:

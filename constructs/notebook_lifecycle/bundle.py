@@ -11,6 +11,18 @@ The payload is a deterministic, compressed tarball holding the user's files,
 the feature files, the run plan and the runner itself (shipped minified), so
 the runner costs compressed bytes only.
 
+Deploy-time values (:class:`~notebook_lifecycle.deploy_values.DeployValue` in
+``Features(environment=...)``) cannot be in the payload: it is compressed at
+synth time. Each one gets a line of its own after the payload,
+``echo '<base64 of the value>'>.../features/NAME.b64``, whose base64 the CDK
+constructs fill in at deploy time (``Fn::Base64``); :meth:`Bundle.content_parts`
+gives the script as literal text around those slots. A bundle without deploy-time
+values renders exactly as before.
+
+Rendering (tar, compression, the script) happens on first use of a script, a
+content or a size, not in the constructor, which checks every input: a bundle
+that nobody reads costs no compression.
+
 Pure Python; no CDK here.
 """
 
@@ -21,10 +33,11 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
 from . import archive
 from ._version import __version__
+from .deploy_values import DeployValue, placeholder
 from .errors import BundleError
 from .scripts import RESERVED_DIR, PackedFile, StartupScripts, Step
 from .shipped import shipped_file
@@ -32,7 +45,9 @@ from .shipped import shipped_file
 if TYPE_CHECKING:  # pragma: no cover
     from .features import Features, IamGrant
 
-__all__ = ["Bundle", "HookSize", "SizeReport", "FileCost", "CONTENT_LIMIT", "MAX_DEADLINE_SECONDS"]
+__all__ = [
+    "Bundle", "HookSize", "SizeReport", "FileCost", "CONTENT_LIMIT", "MAX_DEADLINE_SECONDS", "DeployValue",
+]
 
 #: SageMaker's limit on a lifecycle hook's ``Content``: characters of the base64 string.
 CONTENT_LIMIT = 16384
@@ -42,6 +57,8 @@ DEFAULT_DEADLINE_SECONDS = 240
 
 PLAN_PATH = f"{RESERVED_DIR}/plan"
 RUNNER_PATH = f"{RESERVED_DIR}/run.sh"
+#: Where the lifecycle script writes the base64 of deploy-time value NAME: ``<VALUES_DIR>/NAME.b64``.
+VALUES_DIR = f"{RESERVED_DIR}/features"
 
 # install_dir is removed and made again as root at every start, so it must be a folder that nothing
 # else owns. The rule allows, not denies: exactly one name directly under "/", of letters, digits, '.',
@@ -100,6 +117,8 @@ class HookSize:
     decoder_chars: int
     runner_chars: int
     files: tuple[FileCost, ...]
+    #: one entry per deploy-time value: ``path`` is its name, ``raw_bytes`` the bound it is counted at
+    values: tuple[FileCost, ...] = ()
 
     @property
     def headroom(self) -> int:
@@ -119,6 +138,13 @@ class HookSize:
             lines.append(f"  {f.path:<44} {f.raw_bytes:>8} {f.approx_chars:>8}")
         lines.append(f"  {'(runner, compressed in the payload)':<44} {'':>8} {self.runner_chars:>8}")
         lines.append(f"  {'(decoder, plain text)':<44} {'':>8} {self.decoder_chars:>8}")
+        for v in self.values:
+            lines.append(f"  {'(deploy-time value ' + v.path + ')':<44} {v.raw_bytes:>8} {v.approx_chars:>8}")
+        if self.values:
+            lines.append(
+                "  deploy-time values are counted at their bound (BYTES: DeployValue.max_length, default 256); "
+                "a longer value can exceed the limit at deploy time"
+            )
         return "\n".join(lines)
 
 
@@ -162,13 +188,50 @@ class SizeReport:
 
 @dataclass(frozen=True)
 class _Hook:
+    """A hook's inputs, checked; rendered on first use."""
+
     name: str
+    install_dir: str
     files: tuple[PackedFile, ...]
     steps: tuple[Step, ...]
     user_files: tuple[PackedFile, ...]
-    script: str
-    content: str
+    values: tuple[DeployValue, ...]
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A rendered hook: the script as literal text around deploy-time value slots."""
+
+    parts: tuple[Union[str, DeployValue], ...]  # str, then (value, str) pairs
     decoder_len: int
+
+    @property
+    def values(self) -> tuple[DeployValue, ...]:
+        return tuple(p for p in self.parts if isinstance(p, DeployValue))
+
+    def join(self, fill: Mapping[str, str]) -> str:
+        return "".join(p if isinstance(p, str) else fill[p.name] for p in self.parts)
+
+    @property
+    def script(self) -> str:
+        """The script, with each deploy-time value shown as ``<deploy-time value NAME>``."""
+        return "".join(p if isinstance(p, str) else placeholder(p.name) for p in self.parts)
+
+    def bound_script(self) -> str:
+        """The script with every value at its bound (``max_length`` bytes, as base64)."""
+        return "".join(p if isinstance(p, str) else "A" * _b64len(p.max_length) for p in self.parts)
+
+    @property
+    def content(self) -> Optional[str]:
+        """Base64 of the script; None when the script has deploy-time values."""
+        if len(self.parts) != 1:
+            return None
+        return base64.b64encode(self.parts[0].encode()).decode()  # type: ignore[union-attr]
+
+    @property
+    def content_length(self) -> int:
+        """Characters of the content (deploy-time values at their bound)."""
+        return _b64len(len(self.bound_script().encode()))
 
 
 class Bundle:
@@ -187,7 +250,11 @@ class Bundle:
     :param compression: ``"xz"`` (default, densest; decoded by ``xz`` or the system
         ``python3``) or ``"gzip"`` (needs only ``gzip``).
     :param check_size: raise :class:`BundleError` when a hook exceeds 16,384
-        characters. Constructs pass ``False`` and report it as a validation error.
+        characters (rendering the bundle at once). Constructs pass ``False`` and
+        report it as a validation error.
+    :param scripts_first: run the on-start scripts before the feature steps
+        (default: the features first). ``NotebookGovernance`` uses it to run a
+        notebook's previous on-start script first.
     :raises BundleError: on any bad input, naming the field and the fix.
     """
 
@@ -201,6 +268,7 @@ class Bundle:
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         compression: str = "xz",
         check_size: bool = True,
+        scripts_first: bool = False,
     ) -> None:
         for fname, value in (("on_start", on_start), ("on_create", on_create)):
             if value is not None and not isinstance(value, StartupScripts):
@@ -225,18 +293,21 @@ class Bundle:
         if on_start is None and on_create is None and not feature_steps:
             raise BundleError("nothing to run: give on_start or on_create scripts, or enable a feature")
 
+        values = tuple(
+            v for v in (features.environment.values() if features is not None else ()) if isinstance(v, DeployValue)
+        )
+        start_steps = feature_steps + (on_start.steps if on_start else ())
+        if scripts_first:
+            start_steps = (on_start.steps if on_start else ()) + feature_steps
         self._hooks: dict[str, _Hook] = {}
+        self._rendered: dict[str, _Rendered] = {}
         if on_start is not None or feature_steps:
-            self._hooks["on-start"] = self._render(
-                "on-start",
-                self.install_dir,
-                on_start.files if on_start else (),
-                feature_files,
-                feature_steps + (on_start.steps if on_start else ()),
+            self._hooks["on-start"] = self._prepare(
+                "on-start", self.install_dir, on_start.files if on_start else (), feature_files, start_steps, values
             )
         if on_create is not None:
-            self._hooks["on-create"] = self._render(
-                "on-create", self.install_dir + "-on-create", on_create.files, (), on_create.steps
+            self._hooks["on-create"] = self._prepare(
+                "on-create", self.install_dir + "-on-create", on_create.files, (), on_create.steps, ()
             )
         if check_size:
             errors = self.size_errors()
@@ -270,14 +341,63 @@ class Bundle:
         return tuple(self._hooks)
 
     def script(self, hook: str) -> Optional[str]:
-        """The script of ``hook`` (``"on-start"`` or ``"on-create"``), or ``None``."""
-        h = self._hooks.get(hook)
-        return h.script if h else None
+        """The script of ``hook`` (``"on-start"`` or ``"on-create"``), or ``None``.
+
+        Deploy-time values appear as ``<deploy-time value NAME>`` (see :meth:`script_with`).
+        """
+        r = self._render_hook(hook)
+        return r.script if r else None
 
     def content(self, hook: str) -> Optional[str]:
-        """The base64 content of ``hook``, or ``None``."""
-        h = self._hooks.get(hook)
-        return h.content if h else None
+        """The base64 content of ``hook``, or ``None``.
+
+        :raises BundleError: when the hook has deploy-time values (its content exists only
+            at deploy time; see :meth:`content_parts` and :meth:`script_with`).
+        """
+        r = self._render_hook(hook)
+        if r is None:
+            return None
+        if r.values:
+            names = ", ".join(v.name for v in r.values)
+            raise BundleError(
+                f"{hook}: the content holds deploy-time values ({names}) and exists only at deploy time; "
+                "use content_parts() (what the CDK constructs do) or script_with(hook, values)"
+            )
+        return r.content
+
+    def content_parts(self, hook: str = "on-start") -> tuple[Union[str, DeployValue], ...]:
+        """The script of ``hook`` as literal text around deploy-time value slots.
+
+        Literal strings alternate with :class:`DeployValue` slots (``str, value, str, ...``);
+        joining them with the base64 of each value gives the script. Without deploy-time
+        values it is ``(script,)``. Empty for a hook the bundle does not have.
+        """
+        r = self._render_hook(hook)
+        return r.parts if r else ()
+
+    @property
+    def deploy_values(self) -> tuple[DeployValue, ...]:
+        """The deploy-time values of the bundle (all in the on-start hook), in script order."""
+        h = self._hooks.get("on-start")
+        return h.values if h else ()
+
+    def script_with(self, hook: str, values: Mapping[str, str]) -> Optional[str]:
+        """The script of ``hook`` with each deploy-time value set, as CloudFormation will make it.
+
+        :param values: the value of each deploy-time value, by name (every one is needed).
+        """
+        r = self._render_hook(hook)
+        if r is None:
+            return None
+        fill = {}
+        for v in r.values:
+            if v.name not in values:
+                raise BundleError(f"{hook}: no value given for the deploy-time value {v.name}")
+            text = values[v.name]
+            if not isinstance(text, str):
+                raise BundleError(f"{hook}: the value of {v.name} must be a string, got {type(text).__name__}")
+            fill[v.name] = base64.b64encode(text.encode()).decode()
+        return r.join(fill)
 
     def plan(self, hook: str = "on-start") -> tuple[Step, ...]:
         """The steps of a hook, in run order (feature steps first)."""
@@ -296,8 +416,13 @@ class Bundle:
     def fingerprint(self) -> str:
         """sha256 of every hook's content: equal bundles, equal fingerprint."""
         h = hashlib.sha256()
-        for name, hook in sorted(self._hooks.items()):
-            h.update(f"{name}\0{hook.content}\0".encode())
+        for name in sorted(self._hooks):
+            r = self._render_hook(name)
+            assert r is not None
+            text = r.content if not r.values else "\0".join(
+                p if isinstance(p, str) else f"{p.name}:{p.max_length}" for p in r.parts
+            )
+            h.update(f"{name}\0{text}\0".encode())
         return h.hexdigest()
 
     def size_report(self) -> SizeReport:
@@ -308,12 +433,21 @@ class Bundle:
         """One message per hook over the limit (empty when everything fits)."""
         errors = []
         for hook in self._hooks.values():
-            if len(hook.content) <= CONTENT_LIMIT:
+            r = self._render_hook(hook.name)
+            assert r is not None
+            if r.content_length <= CONTENT_LIMIT:
                 continue
             size = self._hook_size(hook)
             worst = ", ".join(f"{f.path} (~{f.approx_chars})" for f in size.costliest(3))
+            bound = ""
+            if size.values:
+                bound = (
+                    " (counting the deploy-time values "
+                    + ", ".join(f"{v.path} at {v.raw_bytes} bytes" for v in size.values)
+                    + "; a smaller DeployValue max_length lowers the bound)"
+                )
             errors.append(
-                f"{hook.name}: the lifecycle script is {size.total} characters after base64, "
+                f"{hook.name}: the lifecycle script is {size.total} characters after base64{bound}, "
                 f"over SageMaker's limit of {CONTENT_LIMIT} by {-size.headroom}; the costliest files are {worst}. "
                 "Move large files out of the bundle (download them at start, or keep them on the "
                 "instance's volume), or split work between on_create and on_start"
@@ -321,13 +455,14 @@ class Bundle:
         return errors
 
     # -- rendering -------------------------------------------------------------------------
-    def _render(
+    def _prepare(
         self,
         hook: str,
         install_dir: str,
         user_files: Sequence[PackedFile],
         feature_files: Sequence[PackedFile],
         steps: Sequence[Step],
+        values: Sequence[DeployValue],
     ) -> _Hook:
         plan = "".join(
             "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash", s.path)) + "\n"
@@ -342,13 +477,36 @@ class Bundle:
         if len(set(paths)) != len(paths):
             dup = sorted({p for p in paths if paths.count(p) > 1})[0]
             raise BundleError(f"{hook}: two files want the path {dup!r}; rename one")
-        tar = archive.tar_bytes(files)
+        return _Hook(hook, install_dir, files, tuple(steps), tuple(user_files), tuple(values))
+
+    def _render_hook(self, name: str) -> Optional[_Rendered]:
+        found = self._rendered.get(name)
+        if found is not None:
+            return found
+        hook = self._hooks.get(name)
+        if hook is None:
+            return None
+        tar = archive.tar_bytes(hook.files)
         payload = _compress_cached(tar, self.compression)
         text = archive.text_encode(payload, self.compression)
-        script = self._decoder(hook, install_dir).replace("@PAYLOAD@", text)
-        content = base64.b64encode(script.encode()).decode()
+        script = self._decoder(hook.name, hook.install_dir).replace("@PAYLOAD@", text)
         decoder_len = len(script) - len(text)
-        return _Hook(hook, files, tuple(steps), tuple(user_files), script, content, decoder_len)
+        parts: tuple[Union[str, DeployValue], ...] = (script,)
+        if hook.values:
+            # one line per value after the payload, before the runner starts: echo '<base64>'>DIR/NAME.b64
+            at = script.rindex("\nexec ") + 1
+            head, tail = script[:at], script[at:]
+            pieces: list[Union[str, DeployValue]] = []
+            text_before = head
+            for v in hook.values:
+                pieces += [text_before + "echo '", v]
+                text_before = f"'>{hook.install_dir}/{VALUES_DIR}/{v.name}.b64\n"
+            pieces.append(text_before + tail)
+            parts = tuple(pieces)
+            decoder_len += sum(len(p) for p in pieces if isinstance(p, str)) - len(script)
+        rendered = _Rendered(parts, decoder_len)
+        self._rendered[name] = rendered
+        return rendered
 
     def _decoder(self, hook: str, install_dir: str) -> str:
         # unbundle.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
@@ -375,18 +533,26 @@ class Bundle:
             # compressed alone (without the shared dictionary it would enjoy), text-encoded, then base64
             return _b64len(len(archive.text_encode(archive.compress(data, self.compression), self.compression)))
 
+        r = self._render_hook(hook.name)
+        assert r is not None
         costs = tuple(FileCost(f.path, len(f.data), approx(f.data)) for f in hook.files if f.path != RUNNER_PATH)
+        values = tuple(
+            # the value's base64 inside the script, then the script's base64
+            FileCost(v.name, v.max_length, _b64len(_b64len(v.max_length)))
+            for v in hook.values
+        )
         return HookSize(
             hook=hook.name,
-            total=len(hook.content),
+            total=r.content_length,
             limit=CONTENT_LIMIT,
-            decoder_chars=_b64len(hook.decoder_len),
+            decoder_chars=_b64len(r.decoder_len),
             runner_chars=approx(_runner()),
             files=costs,
+            values=values,
         )
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{h.name}={len(h.content)}" for h in self._hooks.values())
+        sizes = ", ".join(f"{h}={r.content_length}" for h in self._hooks if (r := self._render_hook(h)))
         return f"Bundle({sizes}, install_dir={self.install_dir!r})"
 
 

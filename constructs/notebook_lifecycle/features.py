@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import MappingProxyType
-from typing import FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
+from .deploy_values import DeployValue
 from .errors import BundleError
 from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
 from .shipped import shipped_file
@@ -71,10 +72,24 @@ def _env_name_problem(name: str) -> Optional[str]:
     return None
 
 
-def _check_env_value(name: str, value: object) -> str:
-    """The one check of an environment value (values reach the profile shell-quoted, so any text is safe)."""
+_NOT_HERE = "; deploy-time values (CDK tokens) are not supported here: pass a literal value"
+
+
+def _check_env_value(name: str, value: object) -> Union[str, DeployValue]:
+    """The one check of an environment value (values reach the profile shell-quoted, so any text is safe).
+
+    A :class:`DeployValue` (a placeholder for a value known at deploy time) gets the variable's name.
+    """
+    if isinstance(value, DeployValue):
+        if value.name and value.name != name:
+            raise BundleError(f"environment[{name}]: DeployValue named {value.name!r}; name it {name!r} or leave the name out")
+        return value if value.name else DeployValue(name, value.max_length)
     if not isinstance(value, str):
-        raise BundleError(f"environment[{name}]: {value!r} must be a string; give the value as text, such as '1'")
+        hint = (
+            "; for a deploy-time number (a CDK token) pass aws_cdk.Token.as_string(value)"
+            if isinstance(value, float) else "; give the value as text, such as '1'"
+        )
+        raise BundleError(f"environment[{name}]: {value!r} must be a string{hint}")
     if "\0" in value:
         raise BundleError(f"environment[{name}]: the value contains a NUL byte, which the shell cannot hold; remove it")
     return value
@@ -121,7 +136,10 @@ class Autostop:
     def __post_init__(self) -> None:
         v = self.idle_minutes
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1; give one such as 60")
+            raise BundleError(
+                f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1; give one such as 60"
+                + (_NOT_HERE if isinstance(v, float) else "")
+            )
         if v > 60 * 24 * 365:
             raise BundleError(f"autostop.idle_minutes: {v!r} is more than a year; turn autostop off instead (autostop=None)")
         if not isinstance(self.ignore_connections, bool):
@@ -157,7 +175,7 @@ class Binary:
         if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256)):
             raise BundleError(
                 f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None); "
-                "give the output of `sha256sum FILE`"
+                "give the output of `sha256sum FILE`" + _NOT_HERE
             )
         if self.url.startswith("http://") and self.sha256 is None:
             raise BundleError(
@@ -190,7 +208,9 @@ class Features:
     :param persist_dirs: folders of ``/home/ec2-user`` kept on the EBS volume
         (for example ``(".config", ".ssh")``).
     :param bin_dir: ``~/SageMaker/.bin`` exists and is on PATH everywhere.
-    :param environment: variables exported to login shells, terminals and kernels.
+    :param environment: variables exported to login shells, terminals and kernels. A value
+        may be a :class:`~notebook_lifecycle.deploy_values.DeployValue` (the CDK
+        constructs make one from each CDK token, such as ``bucket.bucket_name``).
     :param binaries: :class:`Binary` downloads into the bin dir (turns ``bin_dir`` on).
     """
 
@@ -199,7 +219,7 @@ class Features:
     stop_ssm_agent: bool = False
     persist_dirs: Tuple[str, ...] = ()
     bin_dir: bool = False
-    environment: Mapping[str, str] = field(default_factory=dict)
+    environment: Mapping[str, Union[str, DeployValue]] = field(default_factory=dict)
     binaries: Tuple[Binary, ...] = ()
 
     def __post_init__(self) -> None:
@@ -267,13 +287,17 @@ class Features:
             )
         if self.environment or self.uses_bin_dir:
             conf = [("NL_BIN_DIR", "1" if self.uses_bin_dir else "0")]
+            deploy = [k for k, v in self.environment.items() if isinstance(v, DeployValue)]
+            if deploy:  # exported at start from <name>.b64, which the lifecycle script writes
+                conf.append(("NL_DEPLOY_VALUES", " ".join(deploy)))
             lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
             if self.uses_bin_dir:
                 # for ec2-user only, who owns the folder: root's PATH never holds a folder ec2-user can write
                 lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case ":$PATH:" in *:/home/ec2-user/SageMaker/.bin:*)'
                              ';;*)PATH=/home/ec2-user/SageMaker/.bin:$PATH;export PATH;;esac;fi')
             for k, v in self.environment.items():
-                lines.append(f"export {k}={shell_quote(v)}")
+                if not isinstance(v, DeployValue):
+                    lines.append(f"export {k}={shell_quote(v)}")
             parts.append(
                 FeaturePart(
                     "environment",
@@ -336,7 +360,7 @@ class Features:
         return tuple(parts)
 
 
-class FrozenEnvironment(Mapping[str, str]):
+class FrozenEnvironment(Mapping[str, Union[str, DeployValue]]):
     """``Features.environment``: a read-only, hashable mapping, sorted by name.
 
     It holds a private copy behind a :class:`types.MappingProxyType`: nothing changes it

@@ -11,7 +11,13 @@ module finds such scripts in
   resources, or the JSON the SageMaker API returns for a lifecycle configuration,
 
 and unpacks them in memory. :func:`readable_template` turns a synthesized
-template into one whose lifecycle scripts read as files, for snapshot tests.
+template into one whose lifecycle scripts read as files (the public snapshot
+helper, :func:`notebook_lifecycle.testing.readable_template`, builds on it).
+
+A ``Content`` with deploy-time values (``Fn::Base64`` of ``Fn::Join``, each value
+``Fn::Base64`` of an expression) is read with each value shown as the named
+placeholder ``<deploy-time value NAME>``; :attr:`FoundBundle.deploy_values`
+holds the expressions.
 
 Pure standard library (plus the package's own pure-Python core); no CDK here.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -28,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Union
 
 from . import archive
-from .bundle import CONTENT_LIMIT, PLAN_PATH, RUNNER_PATH
+from .bundle import CONTENT_LIMIT, PLAN_PATH, RUNNER_PATH, VALUES_DIR
+from .deploy_values import DEFAULT_MAX_LENGTH, placeholder
 from .errors import BundleError
 from .scripts import RESERVED_DIR, PackedFile, Step
 
@@ -58,6 +66,11 @@ _EXEC_RE = re.compile(
     r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
     re.M,
 )
+_VALUE_RE = re.compile(
+    r"^echo '(?P<value>[^'\n]*)'>(?P<dir>/\S*)/" + re.escape(VALUES_DIR) + r"/(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.b64$",
+    re.M,
+)
+_PLACEHOLDER_RE = re.compile(r"<deploy-time value ([A-Za-z_][A-Za-z0-9_]*)>")
 _HEREDOC_START = "<<'P'|tar "
 _HEREDOC_END = "P"
 _PLAN_MODES = ("fg", "bg")
@@ -105,9 +118,12 @@ class FoundBundle:
     :ivar version: notebook-lifecycle version that wrote the script.
     :ivar compression: codec of the payload (``"xz"`` or ``"gzip"``).
     :ivar script: the script text.
-    :ivar content_length: characters of the script's base64: what counts against the 16,384 limit.
+    :ivar content_length: characters of the script's base64: what counts against the 16,384 limit
+        (a deploy-time value that is a placeholder counts at 256 bytes).
     :ivar files: every file of the payload, sorted by path.
     :ivar plan: the run plan, in order.
+    :ivar deploy_values: each deploy-time value, by name: its CloudFormation expression (read from a
+        template), its placeholder text, or its value (read from a deployed script).
     """
 
     label: str
@@ -120,6 +136,7 @@ class FoundBundle:
     content_length: int
     files: tuple[PackedFile, ...]
     plan: tuple[PlanEntry, ...]
+    deploy_values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def user_files(self) -> tuple[PackedFile, ...]:
@@ -137,7 +154,7 @@ class FoundBundle:
 
     @property
     def content(self) -> str:
-        """The base64 content, as CloudFormation and the API hold it."""
+        """The base64 content, as CloudFormation and the API hold it (placeholders as text)."""
         return base64.b64encode(self.script.encode()).decode()
 
     def file(self, path: str) -> PackedFile:
@@ -158,7 +175,7 @@ class FoundBundle:
         appears only as ``plan``, so snapshots change where the user's input did.
         The version is left out: a release alone does not change a snapshot.
         """
-        return {
+        view = {
             "hook": self.hook,
             "install_dir": self.install_dir,
             "deadline_seconds": self.deadline_seconds,
@@ -168,6 +185,9 @@ class FoundBundle:
             "executable": [f.path for f in self.files if f.executable and f.path != RUNNER_PATH],
             "files": {f.path: _readable_file(f) for f in self.files if f.path != PLAN_PATH},
         }
+        if self.deploy_values:
+            view["deploy_time_values"] = dict(self.deploy_values)
+        return view
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -195,9 +215,11 @@ def read_bundles(data: Data, *, label: str = "") -> list[FoundBundle]:
     return [read_script(_decode_content(text, label), label=label)]
 
 
-def read_script(script: str, *, label: str = "") -> FoundBundle:
+def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, Any]] = None) -> FoundBundle:
     """Unpack one lifecycle script made by notebook-lifecycle.
 
+    :param values: what to report for each deploy-time value, by name (default: its
+        placeholder text, or the decoded value when the script holds a real one).
     :raises BundleError: when the script is not one of ours or is damaged.
     """
     where = label
@@ -222,9 +244,10 @@ def read_script(script: str, *, label: str = "") -> FoundBundle:
         version=header["version"],
         compression=archive.detect_codec(payload),
         script=script,
-        content_length=len(base64.b64encode(script.encode())),
+        content_length=len(base64.b64encode(_at_bound(script).encode())),
         files=files,
         plan=_plan(files, where),
+        deploy_values=_values(script, values or {}),
     )
 
 
@@ -240,9 +263,9 @@ def readable_template(template: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = copy.deepcopy(dict(template))
     for logical_id, hook, entry in _lifecycle_entries(out):
-        script = _content_script(entry.get("Content"), f"{logical_id}/{hook}")
-        if script is not None and _is_ours(script):
-            entry["Content"] = read_script(script, label=f"{logical_id}/{hook}").readable()
+        found = _content_script(entry.get("Content"), f"{logical_id}/{hook}")
+        if found is not None and _is_ours(found[0]):
+            entry["Content"] = read_script(found[0], label=f"{logical_id}/{hook}", values=found[1]).readable()
     return out
 
 
@@ -315,18 +338,18 @@ def _from_json(text: str, label: str) -> list[FoundBundle]:
 def _from_template(template: Mapping[str, Any]) -> Iterator[FoundBundle]:
     for logical_id, hook, entry in _lifecycle_entries(template):
         where = f"{logical_id}/{hook}"
-        script = _content_script(entry.get("Content"), where)
-        if script is not None and _is_ours(script):
-            yield read_script(script, label=where)
+        found = _content_script(entry.get("Content"), where)
+        if found is not None and _is_ours(found[0]):
+            yield read_script(found[0], label=where, values=found[1])
 
 
 def _from_hooks(name: str, config: Mapping[str, Any]) -> Iterator[FoundBundle]:
     for key, hook in _HOOK_KEYS:
         for suffix, entry in _entries(config.get(key)):
             where = f"{name}/{hook}{suffix}"
-            script = _content_script(entry.get("Content"), where)
-            if script is not None and _is_ours(script):
-                yield read_script(script, label=where)
+            found = _content_script(entry.get("Content"), where)
+            if found is not None and _is_ours(found[0]):
+                yield read_script(found[0], label=where, values=found[1])
 
 
 def _lifecycle_entries(template: Mapping[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -355,16 +378,59 @@ def _entries(value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         yield (f"[{i}]" if len(items) > 1 else ""), item
 
 
-def _content_script(content: Any, where: str) -> Optional[str]:
-    """The script text of a Content value: base64 string or {"Fn::Base64": text}; None for other expressions."""
+def _content_script(content: Any, where: str) -> Optional[tuple[str, dict[str, Any]]]:
+    """The script text of a Content value, and the expression of each deploy-time value in it.
+
+    Understood: a base64 string, ``{"Fn::Base64": text}``, and ``{"Fn::Base64": {"Fn::Join": ["", [...]]}}``
+    whose parts are text and ``{"Fn::Base64": <expression>}`` (each such part becomes the placeholder
+    of the value that the text after it names). None for other expressions.
+    """
     if isinstance(content, str):
         script = _b64_text(content)
         if script is None:
             raise BundleError(_at(where, "Content is not base64 of UTF-8 text"))
-        return script
-    if isinstance(content, dict) and set(content) == {"Fn::Base64"} and isinstance(content["Fn::Base64"], str):
-        return content["Fn::Base64"]
-    return None
+        return script, {}
+    if not (isinstance(content, dict) and set(content) == {"Fn::Base64"}):
+        return None
+    inner = content["Fn::Base64"]
+    if isinstance(inner, str):
+        return inner, {}
+    join = inner.get("Fn::Join") if isinstance(inner, dict) and len(inner) == 1 else None
+    if not (isinstance(join, list) and len(join) == 2 and join[0] == "" and isinstance(join[1], list)):
+        return None
+    parts = join[1]
+    text: list[str] = []
+    exprs: dict[str, Any] = {}
+    for i, part in enumerate(parts):
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
+        name = re.match(r"'>/\S*/" + re.escape(VALUES_DIR) + r"/([A-Za-z_][A-Za-z0-9_]*)\.b64\n", after)
+        if not (isinstance(part, dict) and set(part) == {"Fn::Base64"}) or name is None:
+            return None  # not a deploy-time value slot of ours
+        text.append(placeholder(name.group(1)))
+        exprs[name.group(1)] = part["Fn::Base64"]
+    return "".join(text), exprs
+
+
+def _at_bound(script: str) -> str:
+    """The script with each placeholder as long as a value at the default bound (256 bytes, as base64)."""
+    return _PLACEHOLDER_RE.sub("A" * (4 * -(-DEFAULT_MAX_LENGTH // 3)), script)
+
+
+def _values(script: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in _VALUE_RE.finditer(script):
+        name, value = m["name"], m["value"]
+        if name in given:
+            out[name] = given[name]
+        elif _PLACEHOLDER_RE.fullmatch(value):
+            out[name] = value
+        else:
+            decoded = _b64_text(value) if value else ""
+            out[name] = decoded if decoded is not None else value
+    return out
 
 
 def _is_ours(script: str) -> bool:

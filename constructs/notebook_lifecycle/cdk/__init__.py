@@ -25,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
+from .governance import NotebookGovernance, merge_features
 from .lifecycle_config import LifecycleConfig
 from .props import INotebookInstance, LifecycleConfigProps, NotebookInstanceProps
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
@@ -47,6 +48,8 @@ from .notebook_instance import (
 __all__ = [
     "LifecycleConfig",
     "NotebookInstance",
+    "NotebookGovernance",
+    "merge_features",
     "LifecycleConfigProps",
     "NotebookInstanceProps",
     "INotebookInstance",

@@ -1,4 +1,10 @@
-"""The per-process bundle cache: equal inputs are rendered once."""
+"""The per-process bundle cache: equal inputs are rendered once.
+
+A :class:`~notebook_lifecycle.bundle.Bundle` renders on first use, so a cached
+bundle also keeps its rendered scripts: notebooks (and stacks) that share inputs
+share one rendering. Deploy-time values are placeholders here (``DeployValue``),
+so notebooks whose scripts differ only in, say, their bucket share one bundle.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +39,13 @@ class _BundleCache:
 
     @staticmethod
     def key(
-        on_start: Any, on_create: Any, features: Any, install_dir: Any, deadline_seconds: Any, compression: Any
+        on_start: Any,
+        on_create: Any,
+        features: Any,
+        install_dir: Any,
+        deadline_seconds: Any,
+        compression: Any,
+        scripts_first: Any = False,
     ) -> Optional[Hashable]:
         for scripts in (on_start, on_create):
             if scripts is not None and not isinstance(scripts, StartupScripts):
@@ -47,6 +59,7 @@ class _BundleCache:
             install_dir,
             deadline_seconds,
             compression,
+            scripts_first,
         )
         try:
             hash(key)
@@ -62,8 +75,9 @@ class _BundleCache:
         install_dir: str,
         deadline_seconds: int,
         compression: str,
+        scripts_first: bool = False,
     ) -> Bundle:
-        key = self.key(on_start, on_create, features, install_dir, deadline_seconds, compression)
+        key = self.key(on_start, on_create, features, install_dir, deadline_seconds, compression, scripts_first)
         if key is not None:
             with self._lock:
                 found = self._items.get(key)
@@ -79,6 +93,7 @@ class _BundleCache:
             deadline_seconds=deadline_seconds,
             compression=compression,
             check_size=False,
+            scripts_first=scripts_first,
         )
         with self._lock:
             self.builds += 1

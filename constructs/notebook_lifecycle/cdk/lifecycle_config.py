@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import dataclasses
+from typing import Any, Dict, List, Optional, Tuple
 
-from aws_cdk import Resource
+import jsii
+from aws_cdk import Fn, IAnyProducer, IResolveContext, Lazy, Resource, Token
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS, Bundle
+from ..deploy_values import DeployValue
 from ..errors import BundleError
 from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
 from ._naming import _path, generated_name
+from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems
 from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
-from ._validation import _ContentSizeValidation, _literal_problems, _name_problem, _raise_all, _scripts_problems, _token_problems
 
 
 class LifecycleConfig(Resource):
@@ -23,8 +26,15 @@ class LifecycleConfig(Resource):
 
     Emits one ``AWS::SageMaker::NotebookInstanceLifecycleConfig`` (construct id
     ``Resource``, reachable as ``node.default_child``) whose ``OnStart`` and
-    ``OnCreate`` ``Content`` is the bundle's base64 text as a literal string.
-    The bundle is rendered once per distinct input in a process (see
+    ``OnCreate`` ``Content`` is the bundle's base64 text: a literal string, or,
+    when ``features.environment`` holds deploy-time values (CDK tokens such as
+    ``bucket.bucket_name``), ``Fn::Base64`` of ``Fn::Join`` around the literal
+    script, each value carried as ``Fn::Base64`` of the value.
+
+    The content is produced when the template is (at synth time), from the
+    inputs as they are then, so an Aspect such as
+    :class:`~notebook_lifecycle.cdk.governance.NotebookGovernance` can still add
+    features. The bundle is rendered once per distinct input in a process (see
     :func:`bundle_cache_info`), so many notebooks can share one set of scripts
     cheaply. Pass the same ``LifecycleConfig`` to several
     :class:`NotebookInstance` constructs to share one resource.
@@ -38,11 +48,14 @@ class LifecycleConfig(Resource):
         The construct scope and id.
     on_start : StartupScripts, optional
         Scripts run at every start (and at creation, after ``on_create``).
-        Default: none (only the features' steps run).
+        Default: none (only the features' steps run). A script whose text holds
+        a CDK token is an error: pass the value through ``features.environment``.
     on_create : StartupScripts, optional
         Scripts run once, when the instance is created. Default: no on-create hook.
     features : Features, optional
         Feature flags; their steps run before the on-start scripts. Default: none.
+        ``environment`` values may be CDK tokens (deploy-time values); every other
+        field must be literal.
     lifecycle_config_name : str, optional
         Name of the lifecycle configuration (at most 63 letters, digits and
         ``-``). Changing it replaces the resource. Default: generated from the
@@ -60,10 +73,12 @@ class LifecycleConfig(Resource):
     BundleError
         Bad scripts, features or options (the message names the field and the fix).
     ValueError
-        An invalid ``lifecycle_config_name``.
+        An invalid ``lifecycle_config_name``, or a CDK token where a literal is needed
+        (a script's text, a feature other than ``environment`` values, a bundle option).
 
     Hooks over SageMaker's limit of 16,384 characters fail validation at synth
-    time, with the costliest files named.
+    time, with the costliest files named; each deploy-time value counts at its
+    bound (``DeployValue.max_length``, 256 bytes unless set).
     """
 
     __deepcopy__ = _construct_deepcopy
@@ -82,7 +97,7 @@ class LifecycleConfig(Resource):
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         compression: str = DEFAULT_COMPRESSION,
     ) -> None:
-        problems = _token_problems(features)
+        problems = _bundle_token_problems(on_start=on_start, on_create=on_create, features=features)
         if lifecycle_config_name is not None:
             problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
         problems += _literal_problems({
@@ -95,31 +110,98 @@ class LifecycleConfig(Resource):
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
         super().__init__(scope, id, physical_name=lifecycle_config_name)
         name = lifecycle_config_name if lifecycle_config_name is not None else generated_name(self)
-        try:
-            bundle = _CACHE.get(on_start, on_create, features, install_dir, deadline_seconds, compression)
-        except BundleError as exc:
-            raise BundleError(f"LifecycleConfig {self.node.path}: {exc}") from None
-        self._bundle = bundle
         self._name = name
+        self._on_start = on_start
+        self._on_create = on_create
+        self._features = features  # as given: environment values may be tokens
+        self._options: Dict[str, Any] = {
+            "install_dir": install_dir,
+            "deadline_seconds": deadline_seconds,
+            "compression": compression,
+            "scripts_first": False,
+        }
+        self._values: Dict[str, str] = {}
+        self._bundle = self._build()
+        self._contents: Dict[Tuple[int, str], Any] = {}
 
-        on_start_content = bundle.on_start_content
-        on_create_content = bundle.on_create_content
-        Hook = sagemaker.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty
         self._resource = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
             "Resource",
             notebook_instance_lifecycle_config_name=name,
-            on_start=[Hook(content=on_start_content)] if on_start_content is not None else None,
-            on_create=[Hook(content=on_create_content)] if on_create_content is not None else None,
         )
-        if bundle.size_errors():  # reported at synth time (validation), naming the costliest files
-            self.node.add_validation(_ContentSizeValidation(bundle))
+        # produced at synth time (after Aspects), in CloudFormation's own casing
+        for key, hook in (("OnStart", "on-start"), ("OnCreate", "on-create")):
+            self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
+        # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
+        self.node.add_validation(_ContentSizeValidation(self))
         self._name_attr: Optional[str] = None
 
+    # -- rendering -------------------------------------------------------------------------------
+    def _build(self) -> Bundle:
+        """The bundle of the current inputs, tokens in ``environment`` swapped for placeholders."""
+        features, values = _swap_tokens(self._features)
+        try:
+            bundle = _CACHE.get(self._on_start, self._on_create, features, **self._options)
+        except BundleError as exc:
+            raise BundleError(f"LifecycleConfig {self.node.path}: {exc}") from None
+        self._values = values
+        return bundle
+
+    def _content(self, hook: str) -> Any:
+        """What the template holds as the ``Content`` of ``hook``: the literal base64, or the
+        ``Fn::Base64`` of ``Fn::Join`` around it (deploy-time values), or ``None`` (no such hook)."""
+        bundle = self._bundle
+        key = (id(bundle), hook)
+        if key in self._contents:
+            return self._contents[key]
+        parts = bundle.content_parts(hook)
+        content: Any
+        if not parts:
+            content = None
+        elif len(parts) == 1:
+            content = bundle.content(hook)
+        else:
+            content = Fn.base64(
+                Fn.join("", [p if isinstance(p, str) else Fn.base64(self._values[p.name]) for p in parts])
+            )
+        self._contents = {k: v for k, v in self._contents.items() if k[0] == id(bundle)}
+        self._contents[key] = content
+        return content
+
+    def _add_features(self, extra: Features, merge: Any) -> bool:
+        """Used by NotebookGovernance: ``merge(current, extra)`` becomes the features. True when changed."""
+        merged = merge(self._features, extra)
+        if merged == self._features:
+            return False
+        self._features = merged
+        self._bundle = self._build()
+        return True
+
+    def _run_scripts_first(self) -> None:
+        """Used by NotebookGovernance: the on-start scripts run before the feature steps."""
+        if not self._options["scripts_first"]:
+            self._options["scripts_first"] = True
+            self._bundle = self._build()
+
+    # -- public surface ------------------------------------------------------------------------
     @property
     def bundle(self) -> Bundle:
-        """The rendered scripts: ``on_start_content``, ``size_report()``, ``iam_grants``, ..."""
+        """The scripts as they are now: ``on_start_script``, ``size_report()``, ``iam_grants``, ...
+
+        An Aspect that adds features (``NotebookGovernance``) replaces it; the template
+        holds what it is at synth time.
+        """
         return self._bundle
+
+    @property
+    def features(self) -> Optional[Features]:
+        """The feature flags as they are now (with what an Aspect added), tokens as given."""
+        return self._features
+
+    @property
+    def deploy_values(self) -> Dict[str, str]:
+        """The deploy-time values of ``features.environment``: name to CDK token."""
+        return dict(self._values)
 
     @property
     def lifecycle_config_name(self) -> str:
@@ -142,3 +224,103 @@ class LifecycleConfig(Resource):
     def iam_grants(self) -> Tuple[IamGrant, ...]:
         """What the enabled features need from the role of each notebook that uses this configuration."""
         return self._bundle.iam_grants
+
+
+@jsii.implements(IAnyProducer)
+class _HookProducer:
+    """``OnStart``/``OnCreate`` of the template, made from the bundle as it is at synth time."""
+
+    def __init__(self, config: LifecycleConfig, hook: str) -> None:
+        self._config = config
+        self._hook = hook
+
+    def produce(self, context: IResolveContext) -> Any:
+        content = self._config._content(self._hook)
+        return None if content is None else [{"Content": content}]
+
+
+@jsii.implements(IValidation)
+class _ContentSizeValidation:
+    """Reports lifecycle hooks over SageMaker's 16,384-character limit, naming the costliest files."""
+
+    def __init__(self, config: LifecycleConfig) -> None:
+        self._config = config
+
+    def validate(self) -> List[str]:
+        return list(self._config.bundle.size_errors())
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+
+def _swap_tokens(features: Optional[Features]) -> Tuple[Optional[Features], Dict[str, str]]:
+    """Each ``environment`` value that is an unresolved CDK token becomes a :class:`DeployValue`.
+
+    Returns the features to bundle and ``{name: token}``. Features without tokens come back as they are.
+    """
+    if not isinstance(features, Features) or not features.environment:
+        return features, {}
+    values = {k: v for k, v in features.environment.items() if isinstance(v, str) and Token.is_unresolved(v)}
+    if not values:
+        return features, {}
+    env = {k: (DeployValue(k) if k in values else v) for k, v in features.environment.items()}
+    return dataclasses.replace(features, environment=env), values
+
+
+_SCRIPT_CHECKS: Dict[str, List[str]] = {}
+_TOKEN_FIX = "pass a literal value"
+
+
+def _token_in_literal(field: str, value: Any, kind: str) -> Optional[str]:
+    if value is None or isinstance(value, (bool, int)) or not Token.is_unresolved(value):
+        return None
+    shown = value if isinstance(value, str) else "a number token"
+    return (
+        f"{field}: {shown} is a deploy-time value (a CDK token), but it is written into the bundle at synth time; "
+        f"deploy-time values (CDK tokens) are not supported here: pass a literal {kind}"
+    )
+
+
+def _script_token_problems(field: str, scripts: Any) -> List[str]:
+    """A CDK token in a script's text would reach the instance as literal text: one problem per line."""
+    if not isinstance(scripts, StartupScripts):
+        return []
+    key = f"{field}\0{scripts.fingerprint()}"
+    found = _SCRIPT_CHECKS.get(key)
+    if found is None:
+        found = []
+        for f in scripts.files:
+            try:
+                text = f.data.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # binary: no token text in it
+            if not Token.is_unresolved(text):
+                continue
+            for number, line in enumerate(text.split("\n"), start=1):
+                if Token.is_unresolved(line):
+                    found.append(
+                        f"{field}: {f.path} line {number} holds a CDK token (a deploy-time value such as a bucket "
+                        f"name): {line.strip()[:120]!r}. Scripts are packed at synth time, so it would reach the "
+                        "instance as that literal text. Pass the value through "
+                        "Features(environment={'NAME': value}) and read $NAME in the script"
+                    )
+        if len(_SCRIPT_CHECKS) > 256:
+            _SCRIPT_CHECKS.clear()
+        _SCRIPT_CHECKS[key] = found
+    return list(found)
+
+
+def _bundle_token_problems(*, on_start: Any, on_create: Any, features: Any) -> List[str]:
+    """Every CDK token where the bundle needs a literal: scripts' text, features (but environment values).
+    (Bundle options are checked by ``_validation._literal_problems``.)"""
+    problems = _script_token_problems("on_start", on_start) + _script_token_problems("on_create", on_create)
+    checks: List[Tuple[str, Any, str]] = []
+    if isinstance(features, Features):
+        checks += [(f"features.persist_dirs[{i}]", d, "folder name") for i, d in enumerate(features.persist_dirs)]
+        for b in features.binaries:
+            checks += [
+                (f"features.binaries[{b.name}].name", b.name, "file name"),
+                (f"features.binaries[{b.name}].url", b.url, "URL"),
+            ]
+    problems += [p for p in (_token_in_literal(*c) for c in checks) if p]
+    return problems

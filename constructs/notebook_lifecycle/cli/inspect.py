@@ -48,6 +48,7 @@ def _describe(b: FoundBundle) -> dict[str, Any]:
         "headroom": b.headroom,
         "files": [{"path": f.path, "mode": f"{f.mode:04o}", "bytes": len(f.data)} for f in b.files],
         "plan": [e.as_dict() for e in b.plan],
+        "deploy_time_values": dict(b.deploy_values),
     }
 
 
@@ -68,4 +69,7 @@ def _render(b: FoundBundle) -> str:
         runs = "background" if e.background else "foreground"
         where = f"  ({e.path})" if e.path != e.name else ""
         lines.append(f"    {i:>2}  {e.name:<{width}}  {e.user:<8}  {runs:<10}  {e.how}{where}")
+    if b.deploy_values:  # filled in by CloudFormation; the size counts each at 256 bytes
+        lines.append("  deploy-time values (size counted at 256 bytes each)")
+        lines += [f"    <deploy-time value {n}>  {json.dumps(v)}" for n, v in b.deploy_values.items()]
     return "\n".join(lines)

@@ -3,14 +3,29 @@
 # /etc/profile.d/zz-notebook-lifecycle.sh (login shells, `sudo -i`, and Jupyter, which the
 # platform starts from a login shell, read it), and create ~/SageMaker/.bin as ec2-user.
 # Values in profile.sh are shell-quoted at synth time: nothing in them is evaluated.
+# Deploy-time values (NL_DEPLOY_VALUES: names) arrive as base64 in <name>.b64, written by the
+# lifecycle script from CloudFormation's Fn::Base64; decoded here and single-quoted, so whatever
+# their characters, they are data.
 # Always exits 0. Shipped minified: no heredocs, no multi-line strings.
 set -u
 here=${BASH_SOURCE[0]%/*}
 NL_BIN_DIR=0
+NL_DEPLOY_VALUES=
 # shellcheck source=/dev/null
 . "$here/environment.conf"
 dest=/etc/profile.d/zz-notebook-lifecycle.sh
-if cp "$here/profile.sh" "$dest.tmp" && chmod 644 "$dest.tmp" && mv -f "$dest.tmp" "$dest"; then
+ok=1
+cp "$here/profile.sh" "$dest.tmp" || ok=0
+s="'" q="'\''"
+# names are shell identifiers (checked at synth time): splitting them is intended
+# shellcheck disable=SC2086
+for n in $NL_DEPLOY_VALUES; do
+  # the x keeps trailing newlines of the value, which $(...) would strip
+  v=$(base64 -d "$here/$n.b64" && printf x) || { echo "deploy-time value $n: cannot decode it; not exported"; continue; }
+  v=${v%x}
+  printf "export %s='%s'\n" "$n" "${v//$s/$q}" >>"$dest.tmp" || ok=0
+done
+if [ $ok = 1 ] && chmod 644 "$dest.tmp" && mv -f "$dest.tmp" "$dest"; then
   echo "wrote $dest ($(grep -c '^export ' "$dest") exports)"
 fi
 if [ "$NL_BIN_DIR" = 1 ]; then
