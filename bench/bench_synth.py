@@ -306,7 +306,8 @@ def run() -> str:
         "(xz, this feature set).",
         "",
         "Result: " + ("**PASS**" if all(verdicts) and built_once else "**MISS**")
-        + f" (overhead within {TARGET}x" + (", bundle built once per distinct input)." if built_once else ")."),
+        + f" (overhead {'within' if all(verdicts) else 'above'} {TARGET}x"
+        + (", bundle built once per distinct input)." if built_once else ")."),
     ]
     return "\n".join(lines) + "\n"
 

@@ -152,8 +152,9 @@ def test_defaults_emit_notebook_lifecycle_config_role_and_policy() -> None:
         "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
         "LifecycleConfigName": {"Fn::GetAtt": [lcc_id, "NotebookInstanceLifecycleConfigName"]},
     }
-    # permissions exist before the first boot: the managed policy and the role (with anything granted to it)
-    assert sorted(nb_res["DependsOn"]) == sorted([mp_id, role_id])
+    # permissions exist before the first boot (the role is ordered by RoleArn; its default policy, when
+    # something is granted, by DependsOn: tests/test_grants.py)
+    assert nb_res["DependsOn"] == [mp_id]
     t.has_resource_properties(
         ROLE,
         {
@@ -410,7 +411,7 @@ def test_no_dependency_cycle_and_policy_precedes_notebook() -> None:
     mp_id = only(tpl, MP)[0]
     assert "DependsOn" not in only(tpl, MP)[1]
     assert "Notebook" not in json.dumps(only(tpl, MP)[1]["Properties"]["PolicyDocument"]).replace("NotebookInstance", "")
-    assert sorted(only(tpl, NB)[1]["DependsOn"]) == sorted([mp_id, only(tpl, ROLE)[0]])
+    assert only(tpl, NB)[1]["DependsOn"] == [mp_id]
 
 
 # -- tags, escape hatches ------------------------------------------------------------------------

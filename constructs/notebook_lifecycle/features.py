@@ -399,6 +399,9 @@ class FrozenEnvironment(Mapping[str, Union[str, DeployValue]]):
     def __repr__(self) -> str:
         return f"FrozenEnvironment({dict(self._view)!r})"
 
+    def __deepcopy__(self, memo: object) -> "FrozenEnvironment":
+        return self  # immutable (so `dataclasses.asdict(features)` works)
+
 
 def _check_persist_dir(value: object) -> str:
     if not isinstance(value, str) or not value or not value.isprintable():

@@ -7,12 +7,12 @@ import re
 from typing import Any, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, CfnResource, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
@@ -125,6 +125,50 @@ class _ImportedNotebookInstance(Resource, _Grants):
         return self._arn
 
     __deepcopy__ = _construct_deepcopy
+
+
+@jsii.implements(IValidation)
+class _OrderAfterRolePolicies:
+    """Makes a notebook's ``CfnNotebookInstance`` depend on every policy under its role, once the app
+    is complete: it runs as a validation (after Aspects and prepare, before the templates are
+    written) and adds ``DependsOn`` with the public ``CfnResource.add_dependency``. The role's own
+    ``AWS::IAM::Role`` is left out: ``RoleArn`` orders it already (cfn-lint W3005 otherwise).
+    (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
+    several times the cost of the whole construct.)"""
+
+    _ATTR = "_notebook_lifecycle_order_after_role_policies"
+
+    @classmethod
+    def add(cls, scope: Construct, resource: CfnResource, role: iam.IRole) -> None:
+        """One validation per scope (one callback at synth for all the notebooks made in it)."""
+        found = getattr(scope, cls._ATTR, None)
+        if found is None:
+            found = cls()
+            scope.node.add_validation(found)
+            setattr(scope, cls._ATTR, found)
+        found._pairs.append((resource, role))
+
+    def __init__(self) -> None:
+        self._pairs: List[Tuple[CfnResource, iam.IRole]] = []
+
+    @staticmethod
+    def _depend_on(resource: CfnResource, target: CfnResource) -> None:
+        # `add_dependency` was renamed `add_resource_dependency` (newer aws-cdk-lib); same effect
+        add = getattr(type(resource), "add_resource_dependency", None)
+        if add is not None:
+            add(resource, target)
+        else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
+            resource.add_dependency(target)
+
+    def validate(self) -> List[str]:
+        for resource, role in self._pairs:
+            for child in role.node.children:
+                if CfnResource.is_cfn_resource(child):
+                    continue  # the role itself
+                for construct in child.node.find_all():
+                    if CfnResource.is_cfn_resource(construct):
+                        self._depend_on(resource, construct)
+        return []
 
 
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
@@ -401,14 +445,15 @@ class NotebookInstance(Resource, _Grants):
             default_code_repository=default_code_repository,
             additional_code_repositories=additional_code_repositories or None,
         )
-        # Ordered grants: the instance depends on its managed policy and on the whole role construct,
-        # i.e. on every resource under it, as they are at synth time. Grants made later
-        # (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the role's default
-        # policy, a child of the role (or, for an imported role, a `Policy` child of it), so they exist
-        # before the instance first boots. (aws-cdk-lib has no public accessor for the default policy;
-        # a construct dependency is resolved at prepare time, so it covers policies created later.)
+        # Ordered grants: the instance depends on its managed policy and, once the app is complete,
+        # on every child of the role except the role resource itself (which RoleArn already orders).
+        # Grants made later (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the
+        # role's default policy, a child of the role (for an imported role, a `Policy` child of it),
+        # so they exist before the instance first boots. aws-cdk-lib has no public accessor for the
+        # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
-            self._resource.node.add_dependency(self._policy, role)
+            self._resource.node.add_dependency(self._policy)
+            _OrderAfterRolePolicies.add(scope, self._resource, role)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
