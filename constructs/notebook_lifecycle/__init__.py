@@ -17,7 +17,7 @@ from .features import Autostop, Binary, Features, IamGrant
 from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cdk import LifecycleConfig, NotebookInstance
+    from .cdk import FleetUser, LifecycleConfig, NotebookFleet, NotebookInstance
 
 __all__ = [
     "__version__",
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
-_LAZY = {"NotebookInstance", "LifecycleConfig"}
+_LAZY = {"NotebookInstance", "LifecycleConfig", "NotebookFleet", "FleetUser"}
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
+from .fleet import FleetUser, NotebookFleet
 from .lifecycle_config import LifecycleConfig
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
 from .notebook_instance import (
@@ -36,6 +37,8 @@ from .notebook_instance import (
 __all__ = [
     "LifecycleConfig",
     "NotebookInstance",
+    "NotebookFleet",
+    "FleetUser",
     "BundleCacheInfo",
     "bundle_cache_info",
     "clear_bundle_cache",
