@@ -287,3 +287,19 @@ def test_grant_connect_refuses_a_non_principal() -> None:
     fleet = _fleet(["alice"])
     with pytest.raises(TypeError, match=r"grant_connect\('alice', \.\.\.\): expected an iam.IGrantable"):
         fleet.grant_connect("alice", "arn:aws:iam::123456789012:user/alice")  # type: ignore[arg-type]
+
+
+def test_an_imported_role_gets_its_own_policy_for_one_notebook(tmp_path: Path) -> None:
+    app = new_app(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Fleet")
+    sso = iam.Role.from_role_name(stack, "AliceSso", "alice-sso")
+    NotebookFleet(
+        stack, "Team", on_start=ON_START,
+        users={"carol.smith@example.com": FleetUser(), "alice": FleetUser(principal=sso)},
+    )
+    app.synth()
+    parent = json.loads((tmp_path / "Fleet.template.json").read_text())
+    ((_, policy),) = resources_of(parent, "AWS::IAM::Policy").items()
+    assert policy["Properties"]["Roles"] == ["alice-sso"]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert "".join(_strings(statement["Resource"])).endswith(":notebook-instance/team-alice")
