@@ -8,6 +8,7 @@ Both servers are started once per module and killed by their fixtures.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import importlib.util
 import json
@@ -444,6 +445,74 @@ def test_parse_time_is_utc_and_robust(module, text, expected):
                                   "2024-03-01T25:00:00Z", "2024-03-01T12:00:00Zjunk"])
 def test_parse_time_rejects_garbage(module, text):
     assert module.parse_time(text) is None
+
+
+def _token_search(module, monkeypatch, runtime: Path) -> list:
+    """Run autostop's token search over `runtime` against a Jupyter that always answers 403;
+    return the tokens it sent (one per runtime file it accepted)."""
+    sent: list = []
+
+    def request(url):
+        sent.append(module.args.token)
+        return 403, None
+
+    monkeypatch.setattr(module, "request", request)
+    monkeypatch.setattr(module, "log", lambda msg: None)
+    monkeypatch.setattr(module.glob, "glob", lambda pattern: sorted(
+        str(p) for p in runtime.glob("*server-*.json")) if pattern.startswith(str(runtime)) else [])
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    monkeypatch.setattr(module, "args", argparse.Namespace(jupyter_url="https://127.0.0.1:1", token=None))
+    with pytest.raises(RuntimeError, match="answered HTTP 403"):
+        module.get("/api/kernels")
+    return sent
+
+
+def test_token_file_swapped_for_a_link_mid_check_is_never_followed(module, tmp_path, monkeypatch):
+    """The race: ec2-user swaps a runtime file for a link to a root-only file between any check and
+    the open. The swap is made to land exactly there, by hooking os.open; the link is not followed."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    planted = runtime / "jpserver-1.json"
+    planted.write_text(json.dumps({"token": "from-the-runtime-file"}))
+    secret = tmp_path / "root-only.json"
+    secret.write_text(json.dumps({"token": "root-secret"}))
+    secret.chmod(0o600)
+    real_open = os.open
+
+    def racing_open(path, flags, *a, **kw):
+        if str(path).endswith("jpserver-1.json") and not planted.is_symlink():
+            planted.unlink()
+            planted.symlink_to(secret)
+        return real_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", racing_open)
+    assert _token_search(module, monkeypatch, runtime) == [None]  # only the token-less first request
+    assert planted.is_symlink()  # the swap did happen
+
+
+def test_token_links_fifos_and_hard_links_are_refused(module, tmp_path, monkeypatch):
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"token": "root-secret"}))
+    (runtime / "jpserver-1.json").symlink_to(secret)
+    os.link(secret, runtime / "jpserver-2.json")  # a second name for another file
+    os.mkfifo(runtime / "jpserver-3.json")  # would block a plain open
+    (runtime / "nbserver-4.json").write_text(json.dumps({"token": "good"}))
+    assert _token_search(module, monkeypatch, runtime) == [None, "good"]
+
+
+def test_token_of_another_owner_is_refused(module, tmp_path, monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file away")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    f = runtime / "jpserver-1.json"
+    f.write_text(json.dumps({"token": "someone-elses"}))
+    os.chown(f, 4242, 4242)  # neither root nor the folder's owner
+    assert _token_search(module, monkeypatch, runtime) == [None]
+    os.chown(runtime, 4242, 4242)  # the folder's owner's own file: accepted
+    assert _token_search(module, monkeypatch, runtime) == [None, "someone-elses"]
 
 
 def test_log_refuses_a_symlinked_folder_as_root(script, tmp_path):

@@ -176,15 +176,16 @@ def test_oversize_names_costliest_files_and_headroom():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"install_dir": "startup"}, r"install_dir: 'startup' must be an absolute path"),
-        ({"install_dir": "/"}, r"install_dir: '/' must be an absolute path"),
+        ({"install_dir": "startup"}, r"install_dir: 'startup' must be one new folder directly under '/'"),
+        ({"install_dir": "/"}, r"install_dir: '/' must be one new folder directly under '/'"),
         ({"install_dir": "/startup/"}, r"install_dir"),
         ({"install_dir": "/a b"}, r"install_dir"),
         ({"install_dir": "/a/../etc"}, r"install_dir"),
         ({"install_dir": "/home/ec2-user/startup"}, r"inside /home"),
         ({"install_dir": "/tmp/startup"}, r"inside /tmp"),
-        ({"install_dir": "/etc"}, r"inside /etc"),
-        ({"install_dir": "/opt"}, r"system folder"),
+        ({"install_dir": "/etc"}, r"the system or the SageMaker platform owns"),
+        ({"install_dir": "/opt"}, r"the system or the SageMaker platform owns"),
+        ({"install_dir": "/opt/ml"}, r"inside /opt"),
         ({"deadline_seconds": 0}, r"deadline_seconds: 0 must be a whole number of seconds from 1 to 280"),
         ({"deadline_seconds": 281}, r"deadline_seconds: 281"),
         ({"deadline_seconds": 10.5}, r"deadline_seconds: 10\.5"),
@@ -197,9 +198,9 @@ def test_bad_bundle_settings(scripts, kwargs, message):
 
 
 def test_custom_install_dir_and_deadline(scripts):
-    bundle = Bundle(scripts, install_dir="/opt/startup", deadline_seconds=100)
-    assert "rm -rf /opt/startup;mkdir /opt/startup" in bundle.on_start_script
-    assert bundle.on_start_script.rstrip().endswith("/opt/startup/.notebook-lifecycle/run.sh on-start 100")
+    bundle = Bundle(scripts, install_dir="/opt-startup", deadline_seconds=100)
+    assert "rm -rf /opt-startup;mkdir /opt-startup" in bundle.on_start_script
+    assert bundle.on_start_script.rstrip().endswith("/opt-startup/.notebook-lifecycle/run.sh on-start 100")
 
 
 def test_nothing_to_run_and_wrong_types(scripts):

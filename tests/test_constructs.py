@@ -91,7 +91,7 @@ def _expected_statements(name: str, streams: list[str], autostop: bool) -> list[
         {
             "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
             "Effect": "Allow",
-            "Resource": _logs_arn(GROUP),
+            "Resource": [_logs_arn(GROUP), _logs_arn(f"{GROUP}:log-stream:")],  # the SAR's form and the evaluated one
             "Sid": "WriteLifecycleLogGroup",
         },
         {
@@ -313,7 +313,8 @@ def test_policy_uses_literal_arns_in_an_environment_stack() -> None:
     stack = _stack(new_app(), env=cdk.Environment(account="123456789012", region="eu-west-1"))
     NotebookInstance(stack, "Notebook", on_start=SCRIPTS, features=AUTOSTOP, notebook_instance_name="nb1")
     statements = _policy_document(template(stack))["Statement"]
-    assert statements[0]["Resource"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/NotebookInstances"
+    assert statements[0]["Resource"] == ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/NotebookInstances",
+                                         "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/NotebookInstances:log-stream:"]
     assert statements[2]["Resource"] == "arn:aws:sagemaker:eu-west-1:123456789012:notebook-instance/nb1"
 
 

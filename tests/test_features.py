@@ -80,10 +80,53 @@ def test_environment_names(name):
         Features(environment={name: "x"})
 
 
-@pytest.mark.parametrize("name", ["PATH", "HOME", "LD_PRELOAD", "BASH_ENV", "IFS", "SHELL"])
-def test_environment_reserved_names(name):
-    with pytest.raises(BundleError, match=rf"^environment: {name} is managed by the shell or the platform"):
+@pytest.mark.parametrize("name, why", [
+    ("PATH", "read by the shell"), ("HOME", "read by the shell"), ("IFS", "read by the shell"),
+    ("SHELL", "read by the shell"), ("ENV", "read by the shell"), ("BASH_ENV", "read by the shell"),
+    ("BASH_FUNC_ls%%", None), ("BASH_FUNC_ls", "read by the shell"), ("BASHOPTS", "read by the shell"),
+    ("SHELLOPTS", "read by the shell"), ("PROMPT_COMMAND", "read by the shell"), ("PS1", "read by the shell"),
+    ("PS4", "read by the shell"), ("GLOBIGNORE", "read by the shell"), ("CDPATH", "read by the shell"),
+    ("LD_PRELOAD", "dynamic loader"), ("LD_AUDIT", "dynamic loader"), ("LD_LIBRARY_PATH", "dynamic loader"),
+    ("GLIBC_TUNABLES", "C library"), ("GCONV_PATH", "C library"), ("MALLOC_CHECK_", "C library"),
+    ("PYTHONSTARTUP", "interpreter"), ("PYTHONPATH", "interpreter"), ("PYTHONHOME", "interpreter"),
+    ("PYTHONINSPECT", "interpreter"), ("PYTHONWARNINGS", "interpreter"), ("PYTHON_NEW_KNOB", "interpreter"),
+    ("PERL5OPT", "interpreter"), ("PERL5LIB", "interpreter"), ("NODE_OPTIONS", "interpreter"),
+    ("JAVA_TOOL_OPTIONS", "interpreter"), ("JUPYTER_CONFIG_DIR", "interpreter"), ("IPYTHONDIR", "interpreter"),
+    ("AWS_SECRET_ACCESS_KEY", "credential"), ("AWS_ACCESS_KEY_ID", "credential"),
+    ("AWS_SESSION_TOKEN", "credential"), ("SUDO_ASKPASS", "sudo"), ("NL_AUTOSTOP_AWS_USER", "notebook-lifecycle"),
+])
+def test_environment_refuses_names_the_shell_loader_or_interpreters_act_on(name, why):
+    pattern = rf"^environment: {name} .*{why}.*; (choose another name|remove it)" if why else "valid shell variable name"
+    with pytest.raises(BundleError, match=pattern):
         Features(environment={name: "x"})
+
+
+@pytest.mark.parametrize("name", ["MY_SETTING", "LANG", "LC_ALL", "TZ", "AWS_DEFAULT_REGION", "AWS_REGION",
+                                  "PYTHONUNBUFFERED", "PYTHONIOENCODING", "JUPYTER_ENABLE_LAB", "NL_X", "PSQL_HOST",
+                                  "_PRIVATE", "EDITOR", "HF_HOME", "MLFLOW_TRACKING_URI"])
+def test_environment_allows_ordinary_names(name):
+    assert dict(Features(environment={name: "v"}).environment) == {name: "v"}
+
+
+def test_environment_is_truly_immutable():
+    f = Features(environment={"B": "2", "A": "1"})
+    e = f.environment
+    with pytest.raises(TypeError, match="read-only"):
+        e |= {"LD_AUDIT": "/home/ec2-user/x.so"}
+    for mutate in (lambda: e.__setitem__("C", "3"), lambda: e.__delitem__("A"), lambda: e.update(C="3"),
+                   lambda: e.clear(), lambda: e.pop("A"), lambda: e.setdefault("C", "3"),
+                   lambda: setattr(e, "_view", {})):
+        with pytest.raises((TypeError, AttributeError)):
+            mutate()
+    assert dict(f.environment) == {"A": "1", "B": "2"} and list(f.environment) == ["A", "B"]
+    assert e | {"C": "3"} == {"A": "1", "B": "2", "C": "3"} and dict(f.environment) == {"A": "1", "B": "2"}
+    # the mapping given is copied: changing it later changes nothing
+    given = {"A": "1"}
+    g = Features(environment=given)
+    given["LD_PRELOAD"] = "x"
+    assert dict(g.environment) == {"A": "1"}
+    profile = [f for p in g.parts() for f in p.files if f.path.endswith("profile.sh")][0].data
+    assert b"LD_PRELOAD" not in profile
 
 
 @pytest.mark.parametrize("value, why", [(1, "must be a string"), (None, "must be a string"),
@@ -108,8 +151,16 @@ def test_binary_names(name):
                                  'https://e.com/a"b', "https://e.com/a\\b", "", "example.com/x", None,
                                  "https://e.com/x\n", "file:///etc/passwd"])
 def test_binary_urls(url):
-    with pytest.raises(BundleError, match=r"^binaries\[tool\]\.url: "):
+    with pytest.raises(BundleError, match=r"^binaries\[tool\]\.url: .*; give one such as 'https://"):
         Binary("tool", url)
+
+
+def test_plain_http_needs_a_sha256():
+    with pytest.raises(BundleError, match=r"^binaries\[tool\]\.url: 'http://e\.com/x' is plain http://.*"
+                                          r"use https://, or give sha256="):
+        Binary("tool", "http://e.com/x")
+    assert Binary("tool", "http://e.com/x", SHA).sha256 == SHA
+    assert Binary("tool", "https://e.com/x").sha256 is None
 
 
 @pytest.mark.parametrize("sha", ["ab" * 31, "ab" * 33, "g" * 64, "", 5, " " + "a" * 63, "a" * 63 + "\n", "a" * 64 + "\n"])
@@ -150,7 +201,7 @@ def test_features_are_hashable_and_equal_by_value():
     assert hash(Features()) == hash(Features())
     assert list(a.environment) == ["A", "B"]  # sorted: the same profile whatever the order given
     with pytest.raises(TypeError):
-        a.environment["C"] = "3"
+        a.environment["C"] = "3"  # type: ignore[index]
     with pytest.raises(Exception):
         a.bin_dir = False  # frozen
 
@@ -217,14 +268,19 @@ def test_generated_config():
     assert no_sum == b"a\thttps://e.com/a\t-\n"
 
 
-def test_profile_puts_the_bin_dir_first_once_and_only_when_asked():
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_profile_puts_the_bin_dir_first_once_for_ec2_user_only(shell):
     with_bin = files_of(everything())["profile.sh"].data.decode()
     without = files_of(Features(environment={"A": "1"}))["profile.sh"].data.decode()
     assert "SageMaker/.bin" in with_bin and "SageMaker/.bin" not in without
-    script = "PATH=/usr/bin:/bin; . ./profile.sh; . ./profile.sh; printf %s \"$PATH\""
-    for shell in ("bash", "sh"):
-        out = _run_profile(with_bin, shell, script)
-        assert out == "/home/ec2-user/SageMaker/.bin:/usr/bin:/bin"
+    twice = ". ./profile.sh; echo \"status $?\"; . ./profile.sh; printf %s \"$PATH\""
+    # `id` answers as ec2-user would (a function shadows the command)
+    out = _run_profile(with_bin, shell, "id() { echo ec2-user; }; PATH=/usr/bin:/bin; " + twice)
+    assert out == "status 0\n/home/ec2-user/SageMaker/.bin:/usr/bin:/bin"
+    for who in ("root", "nobody", "ec2-user-not"):  # root's PATH never holds a folder ec2-user can write
+        out = _run_profile(with_bin, shell, f"id() {{ echo {who}; }}; PATH=/usr/bin:/bin; " + twice)
+        assert out == "status 0\n/usr/bin:/bin", who
+    assert _run_profile(with_bin, shell, "PATH=/usr/bin:/bin; " + twice) == "status 0\n/usr/bin:/bin"  # really root
 
 
 def _run_profile(profile: str, shell: str, script: str, tmp=None) -> str:

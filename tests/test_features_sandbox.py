@@ -25,7 +25,7 @@ import pytest
 
 from conftest import marked, summary_rows
 from servers import free_port, moto_server
-from notebook_lifecycle import Bundle, StartupScripts
+from notebook_lifecycle import Bundle, BundleError, StartupScripts
 from notebook_lifecycle.features import Autostop, Binary, Features
 
 HOME = "/home/ec2-user"
@@ -136,6 +136,37 @@ def test_bin_dir_made_by_root_is_handed_over_and_a_planted_link_is_not_followed(
     os.lchown(emu.volume / ".bin", emu.ec2_uid, emu.ec2_uid)
     result = boot(emu, bundle, ["stat -c '%U:%G' /etc /etc/passwd", "stat -c '%U %F' " + VOL + "/.bin"])
     assert result.after_outputs == ["root:root\nroot:root\n", "ec2-user symbolic link\n"]
+
+
+ROOT_PATH_WRITABLE = (  # each folder on the PATH of a root login shell that ec2-user could write
+    "for d in $(bash -lc 'echo \"$PATH\"' | tr : ' '); do sudo -u ec2-user test -w \"$d\" && echo \"writable: $d\"; "
+    "done; echo checked")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_bin_dir_never_reaches_roots_path(make_emulator, platform):
+    emu = make_emulator(platform=platform)
+    bundle = bundle_of(Features(bin_dir=True, environment={"NL_X": "1"}))
+    boot(emu, bundle)
+    # ec2-user plants an `ls` in the folder it owns, which is on its own PATH
+    planted = emu.volume / ".bin" / "ls"
+    planted.write_text("#!/bin/sh\nid -un >>/tmp/planted-ls-ran-as\nexec /bin/ls \"$@\"\n")
+    planted.chmod(0o755)
+    os.chown(planted, emu.ec2_uid, emu.ec2_uid)
+    result = boot(emu, bundle, [
+        "bash -lc 'echo \"$PATH\"'",
+        "su -l root -c 'echo \"$PATH\"'",
+        ROOT_PATH_WRITABLE,
+        "bash -lc 'ls / >/dev/null; echo \"$NL_X\"'; sudo -i ls / >/dev/null; su -l root -c 'ls / >/dev/null'; "
+        "cat /tmp/planted-ls-ran-as 2>/dev/null; echo done",
+        "sudo -u ec2-user -H bash -lc 'command -v ls; ls / >/dev/null'; cat /tmp/planted-ls-ran-as",
+    ])
+    login, su, writable, root_ran, user_ran = result.after_outputs
+    for path in (login, su):
+        assert ".bin" not in path and "/home/ec2-user" not in path, path
+    assert writable == "checked\n"
+    assert root_ran == "1\ndone\n"  # root's login shells ran the system ls, and got the environment
+    assert user_ran == f"{VOL}/.bin/ls\nec2-user\n"  # the plant is real: ec2-user's own shell finds it
 
 
 # -- persist_dirs ---------------------------------------------------------------------------------
@@ -297,6 +328,7 @@ def test_stop_ssm_agent_absent_or_without_systemd(make_emulator):
 
     upstart = boot(make_emulator(platform="al2", systemd=False, cron=False, upstart=True), bundle)
     assert [str(c) for c in upstart.calls] == ["initctl status amazon-ssm-agent", "initctl stop amazon-ssm-agent"]
+    assert marked(upstart, "feature:stop-ssm-agent")[0] == "no systemd: upstart"  # the fallback says so
 
     nothing = boot(make_emulator(systemd=False, cron=False), bundle)
     assert nothing.calls == []
@@ -336,19 +368,21 @@ def test_binaries_download_check_and_persist(make_emulator, web, platform, hide)
     (root / "tool").write_bytes(tool)
     (root / "other").write_bytes(b"#!/bin/sh\necho other\n")
     good = hashlib.sha256(tool).hexdigest()
+    other = hashlib.sha256(b"#!/bin/sh\necho other\n").hexdigest()
     bundle = bundle_of(Features(binaries=(
         Binary("good", f"{url}/tool", good.upper()),
-        Binary("nosum", f"{url}/other"),
+        Binary("other", f"{url}/other", other),
         Binary("badsum", f"{url}/tool", "0" * 64),
-        Binary("missing", f"{url}/no-such-file"),
-        Binary("unreachable", f"http://127.0.0.1:{free_port()}/x"),
+        Binary("missing", f"{url}/no-such-file", good),
+        Binary("unreachable", f"http://127.0.0.1:{free_port()}/x", good),
     )))
     emu = make_emulator(platform=platform, hide=hide)
     after = [f"cd {VOL}/.bin && find . -printf '%p %u %m\\n' | sort", "sudo -u ec2-user -H bash -lc good"]
     result = boot(emu, bundle, after)
     assert result.after_outputs == [
-        ". ec2-user 755\n./good ec2-user 755\n./nosum ec2-user 755\n", "tool works\n"]
+        ". ec2-user 755\n./good ec2-user 755\n./other ec2-user 755\n", "tool works\n"]
     log = marked(result, "feature:binaries")
+    assert ("no curl: python3 downloads" in log) == ("curl" in hide)  # the fallback says so
     assert f"good: installed from {url}/tool ({len(tool)} bytes)" in log
     assert any(line.startswith(f"ERROR badsum: sha256 mismatch (expected {'0' * 64}, got {good})")
                for line in log)
@@ -359,10 +393,50 @@ def test_binaries_download_check_and_persist(make_emulator, web, platform, hide)
     paths.clear()
     result = boot(emu, bundle, after + [RERUN])
     assert result.after_outputs[:2] == [
-        ". ec2-user 755\n./good ec2-user 755\n./nosum ec2-user 755\n", "tool works\n"]
+        ". ec2-user 755\n./good ec2-user 755\n./other ec2-user 755\n", "tool works\n"]
     assert "good: present; not downloaded" in marked(result, "feature:binaries")
     # present ones are not fetched again, missing ones are tried again (twice: start and re-run)
     assert sorted(paths) == ["/no-such-file"] * 2 + ["/tool"] * 2
+
+
+BROKEN_SHA256SUM = "for f in $(type -ap sha256sum); do printf '#!/bin/sh\\necho broken >&2\\nexit 1\\n' >\"$f\"; done"
+
+
+@pytest.mark.parametrize("how", ["missing", "failing", "silent"])
+def test_binaries_fail_closed_when_the_sha256_cannot_be_checked(make_emulator, web, how):
+    root, url, paths = web
+    tool = b"#!/bin/sh\necho tool works\n"
+    (root / "tool").write_bytes(tool)
+    bundle = bundle_of(Features(binaries=(Binary("good", f"{url}/tool", hashlib.sha256(tool).hexdigest()),)))
+    emu = make_emulator(hide=("sha256sum",) if how == "missing" else (),
+                        stubs=("sha256sum",) if how == "silent" else (),  # succeeds and prints nothing
+                        setup=BROKEN_SHA256SUM if how == "failing" else "")
+    result = boot(emu, bundle, [f"ls -A {VOL}/.bin; echo end"])
+    assert paths == ["/tool"]  # it was downloaded...
+    assert result.after_outputs == ["end\n"]  # ...and not installed, not even as a temporary file
+    log = marked(result, "feature:binaries")
+    if how == "silent":
+        assert any(line.startswith("ERROR good: sha256 mismatch") for line in log), log
+    else:
+        assert any(line.startswith("ERROR good: cannot check the sha256 (") for line in log), log
+        assert any(("broken" if how == "failing" else "sha256sum") in line for line in log), log
+
+
+def test_binaries_without_a_sha256_install_over_https_only(make_emulator, web):
+    """http:// without sha256 never reaches an instance (a synth-time error); the '-' (no sum) path
+    of binaries.sh, used by https:// entries, is run here over the local http server by hand."""
+    root, url, _ = web
+    data = b"#!/bin/sh\necho other\n"
+    (root / "other").write_bytes(data)
+    with pytest.raises(BundleError, match=r"binaries\[other\]\.url: .* is plain http://"):
+        Binary("other", f"{url}/other")
+    bundle = bundle_of(Features(binaries=(Binary("other", f"{url}/other", hashlib.sha256(data).hexdigest()),)))
+    emu = make_emulator()
+    tsv = "/startup/.notebook-lifecycle/features/binaries.tsv"
+    result = boot(emu, bundle, [
+        f"rm {VOL}/.bin/other; printf 'other\\t{url}/other\\t-\\n' >{tsv}; "
+        f"sudo -u ec2-user bash /startup/.notebook-lifecycle/features/binaries.sh; sudo -u ec2-user -H bash -lc other"])
+    assert result.after_outputs == [f"other: installed from {url}/other ({len(data)} bytes)\nother\n"]
 
 
 # -- autostop scheduling --------------------------------------------------------------------------
@@ -424,7 +498,8 @@ def test_autostop_cron_entry(make_emulator):
         assert "cannot read https://localhost:8443/api/kernels" in ran and ran.rstrip().endswith("not stopping")
         assert result.calls == []
     assert len(digests) == 1
-    assert "/etc/cron.d/notebook-lifecycle-autostop: every 5 minutes, stopping after 60 idle minutes" in marked(result, "feature:autostop")
+    assert ("no systemd, cron runs: /etc/cron.d/notebook-lifecycle-autostop: every 5 minutes, stopping after 60 idle "
+            "minutes") in marked(result, "feature:autostop")
 
 
 def test_autostop_detached_loop_has_no_duplicates(make_emulator):
@@ -472,10 +547,11 @@ SNAPSHOT = [
 def test_all_features_together_are_idempotent(make_emulator, web, platform):
     root, url, _ = web
     (root / "tool").write_bytes(b"#!/bin/sh\necho ok\n")
+    sha = hashlib.sha256(b"#!/bin/sh\necho ok\n").hexdigest()
     features = Features(
         autostop=Autostop(idle_minutes=30), persistent_conda=True, stop_ssm_agent=True,
         persist_dirs=(".config", ".ssh"), bin_dir=True, environment={"NL_ALL": "x'y"},
-        binaries=(Binary("tool", f"{url}/tool"),),
+        binaries=(Binary("tool", f"{url}/tool", sha),),
     )
     user = StartupScripts.from_files({"10-user.sh": "#!/bin/bash\necho \"user step: $NL_ALL $(command -v tool)\"\n"})
     bundle = bundle_of(features, user)

@@ -43,12 +43,18 @@ DEFAULT_DEADLINE_SECONDS = 240
 PLAN_PATH = f"{RESERVED_DIR}/plan"
 RUNNER_PATH = f"{RESERVED_DIR}/run.sh"
 
-_INSTALL_DIR_RE = re.compile(r"^(/[A-Za-z0-9._-]+)+$")
-# Places an install dir must not be or live under: system trees, and anything ec2-user can write.
-_FORBIDDEN_DIRS = (
-    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr", "/var",
-    "/home", "/tmp", "/root", "/var/tmp", "/dev/shm",
-)
+# install_dir is removed and made again as root at every start, so it must be a folder that nothing
+# else owns. The rule allows, not denies: exactly one name directly under "/", of letters, digits, '.',
+# '_' and '-' (starting with a letter or digit), that no Linux system (FHS and what distributions add)
+# and no SageMaker platform package uses at the top level. /opt/ml, /opt/aws, /usr/local/x,
+# /home/ec2-user/x, /var/x... all have two or more names and are refused. "-on-create" is appended for
+# the on-create hook, which keeps it a new name.
+_INSTALL_DIR_RE = re.compile(r"/[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TOP_LEVEL_TAKEN = frozenset({
+    "afs", "bin", "boot", "cdrom", "dev", "efi", "etc", "home", "lib", "lib32", "lib64", "libx32", "local",
+    "lost+found", "media", "mnt", "net", "opt", "proc", "root", "run", "sbin", "selinux", "snap", "srv", "swap",
+    "sys", "tmp", "usr", "var", "sagemaker", "ec2-user", "aws", "ml", "conda", "anaconda3", "nix", "workspace",
+})
 _HOOKS = ("on-start", "on-create")
 
 _PY_DECODE = "python3 -c 'import lzma,base64;open(1,\"wb\").write(lzma.decompress(base64.b85decode(input())))'"
@@ -172,8 +178,10 @@ class Bundle:
     :param on_create: scripts to run once, when the instance is created.
     :param features: feature flags (:class:`~notebook_lifecycle.features.Features`); their
         steps run before the on-start scripts.
-    :param install_dir: root-owned folder the on-start bundle unpacks into; the
-        on-create bundle uses ``<install_dir>-on-create``.
+    :param install_dir: root-owned folder the on-start bundle unpacks into (it is
+        removed and made again at every start): one new name directly under ``/``
+        that no system or platform package uses (``/startup``, ``/opt-startup``; never
+        ``/opt/...``). The on-create bundle uses ``<install_dir>-on-create``.
     :param deadline_seconds: time the foreground steps of a hook may take together
         (1 to 280; the platform kills a hook after 300 s).
     :param compression: ``"xz"`` (default, densest; decoded by ``xz`` or the system
@@ -198,10 +206,10 @@ class Bundle:
             if value is not None and not isinstance(value, StartupScripts):
                 raise BundleError(
                     f"{fname}: expected StartupScripts (for example StartupScripts.from_directory(...)), "
-                    f"got {type(value).__name__}"
+                    f"got {type(value).__name__}; pass StartupScripts.from_directory('DIR')"
                 )
         if features is not None and not hasattr(features, "parts"):
-            raise BundleError(f"features: expected Features(...), got {type(features).__name__}")
+            raise BundleError(f"features: expected Features(...), got {type(features).__name__}; pass Features(...)")
         self.install_dir = _check_install_dir(install_dir)
         self.deadline_seconds = _check_deadline(deadline_seconds)
         if compression not in archive.CODECS:
@@ -382,22 +390,23 @@ class Bundle:
 
 
 def _check_install_dir(value: object) -> str:
-    if not isinstance(value, str) or not _INSTALL_DIR_RE.match(value) or value.endswith("/"):
+    fix = "use a new folder directly under '/', such as install_dir='/startup'"
+    if isinstance(value, str) and value.startswith("/") and value.strip("/").count("/") >= 1:
+        top = "/" + value.strip("/").split("/")[0]
         raise BundleError(
-            f"install_dir: {value!r} must be an absolute path of letters, digits, '.', '_' and '-' "
-            "(for example '/startup')"
+            f"install_dir: {value!r} is not directly under '/' (it is inside {top}, which other software uses); "
+            f"the install dir is removed and made again as root at every start: {fix}"
         )
-    parts = value.split("/")
-    if any(p in (".", "..") for p in parts):
-        raise BundleError(f"install_dir: {value!r} must not contain '.' or '..' components")
-    for bad in _FORBIDDEN_DIRS:
-        if value == bad or value.startswith(bad + "/"):
-            raise BundleError(
-                f"install_dir: {value!r} is inside {bad}, which is a system folder or writable by users; "
-                "use a new top-level folder such as '/startup' (it is replaced on every start)"
-            )
-    if value.count("/") == 1 and value[1:] in ("opt", "srv", "mnt", "media", "lost+found"):
-        raise BundleError(f"install_dir: {value!r} is a system folder; use a new one such as '/startup'")
+    if not isinstance(value, str) or not _INSTALL_DIR_RE.fullmatch(value):
+        raise BundleError(
+            f"install_dir: {value!r} must be one new folder directly under '/' (letters, digits, '.', '_', '-', "
+            f"at most 64, starting with a letter or digit); it is removed and made again at every start: {fix}"
+        )
+    if value[1:].lower() in _TOP_LEVEL_TAKEN:
+        raise BundleError(
+            f"install_dir: {value!r} is a folder the system or the SageMaker platform owns, and it is removed "
+            f"at every start; {fix}"
+        )
     return value
 
 
@@ -405,6 +414,6 @@ def _check_deadline(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEADLINE_SECONDS:
         raise BundleError(
             f"deadline_seconds: {value!r} must be a whole number of seconds from 1 to {MAX_DEADLINE_SECONDS} "
-            "(SageMaker stops a lifecycle script after 300 s)"
+            "(SageMaker stops a lifecycle script after 300 s); give one such as 240"
         )
     return value

@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Mapping, Optional, Sequence, Tuple
+from types import MappingProxyType
+from typing import FrozenSet, Iterator, Mapping, Optional, Sequence, Tuple
 
 from .errors import BundleError
 from .scripts import EC2_USER, RESERVED_DIR, ROOT, PackedFile, Step
 from .shipped import shipped_file
 
-__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "IamGrant", "shell_quote", "NOTEBOOK_INSTANCE"]
+__all__ = ["Features", "Autostop", "Binary", "FeaturePart", "FrozenEnvironment", "IamGrant", "shell_quote", "NOTEBOOK_INSTANCE"]
 
 #: IamGrant resource kind: the notebook instance's own ARN.
 NOTEBOOK_INSTANCE = "notebook-instance"
@@ -31,10 +32,52 @@ FEATURES_DIR = f"{RESERVED_DIR}/features"
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _URL_RE = re.compile(r"https?://[^\s'\"\\]+")
-_RESERVED_ENV = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "PS1", "PS2", "PS4", "BASH_ENV", "ENV",
-     "LD_PRELOAD", "LD_LIBRARY_PATH", "SHLVL", "UID", "EUID", "PPID"}
+
+# Environment names: an allow rule (a plain shell identifier), minus the names that something acts on
+# before or instead of the user's program: the shell, the dynamic loader and libc, the interpreters'
+# startup, and the platform. The profile is read by root's login shells too, so such a value would
+# change what root runs. Each entry: (exact names, name prefixes, why; the fix).
+_ENV_ELSEWHERE = "choose another name, or set it in the startup script or kernel.json of the program that needs it"
+_ENV_RULES: Tuple[Tuple[FrozenSet[str], Tuple[str, ...], str], ...] = (
+    (frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "IFS", "ENV", "CDPATH", "GLOBIGNORE",
+                "SHELLOPTS", "PROMPT_COMMAND", "SHLVL", "UID", "EUID", "PPID", "TMOUT", "HISTFILE", "INPUTRC",
+                "MAIL", "MAILPATH", "TERM"}),
+     ("BASH", "PS0", "PS1", "PS2", "PS3", "PS4"), "is read by the shell itself; choose another name"),
+    (frozenset({"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES"}),
+     ("LD_", "MALLOC_"), "is read by the dynamic loader or the C library of every program; " + _ENV_ELSEWHERE),
+    (frozenset({"IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_CONFIG_PATH", "JUPYTER_PATH", "JUPYTER_DATA_DIR",
+                "JUPYTER_RUNTIME_DIR", "NODE_OPTIONS", "NODE_PATH", "RUBYOPT", "RUBYLIB", "PERLLIB",
+                "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS"}),
+     ("PYTHON", "PERL5"), "changes what an interpreter loads at startup; " + _ENV_ELSEWHERE),
+    (frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}),
+     (), "is a credential, readable by anyone who can read the template; remove it: the notebook's role "
+     "gives the instance its credentials"),
+    (frozenset(), ("SUDO_", "NL_AUTOSTOP_"), "is read by sudo or by notebook-lifecycle itself; choose another name"),
 )
+
+
+# PYTHON* names that only change how output or hashing behaves (they load nothing)
+_ENV_ALLOWED = frozenset({"PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+                          "PYTHONUTF8", "PYTHONFAULTHANDLER"})
+
+
+def _env_name_problem(name: str) -> Optional[str]:
+    """Why ``name`` cannot be set through ``Features.environment`` (``None``: it can)."""
+    if name in _ENV_ALLOWED:
+        return None
+    for names, prefixes, why in _ENV_RULES:
+        if name in names or name.startswith(prefixes):
+            return f"environment: {name} {why}"
+    return None
+
+
+def _check_env_value(name: str, value: object) -> str:
+    """The one check of an environment value (values reach the profile shell-quoted, so any text is safe)."""
+    if not isinstance(value, str):
+        raise BundleError(f"environment[{name}]: {value!r} must be a string; give the value as text, such as '1'")
+    if "\0" in value:
+        raise BundleError(f"environment[{name}]: the value contains a NUL byte, which the shell cannot hold; remove it")
+    return value
 
 
 def shell_quote(value: str) -> str:
@@ -78,11 +121,11 @@ class Autostop:
     def __post_init__(self) -> None:
         v = self.idle_minutes
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1")
+            raise BundleError(f"autostop.idle_minutes: {v!r} must be a whole number of minutes, at least 1; give one such as 60")
         if v > 60 * 24 * 365:
             raise BundleError(f"autostop.idle_minutes: {v!r} is more than a year; turn autostop off instead (autostop=None)")
         if not isinstance(self.ignore_connections, bool):
-            raise BundleError(f"autostop.ignore_connections: {self.ignore_connections!r} must be True or False")
+            raise BundleError(f"autostop.ignore_connections: {self.ignore_connections!r} must be True or False; give one of them")
 
 
 @dataclass(frozen=True)
@@ -90,8 +133,9 @@ class Binary:
     """A binary downloaded into the persistent bin dir (``~/SageMaker/.bin``) when missing.
 
     :param name: file name in the bin dir (no ``/``).
-    :param url: ``https://`` (or ``http://``) address to download from.
-    :param sha256: expected sha256 (64 hex digits); a mismatch deletes the file.
+    :param url: ``https://`` address to download from (``http://`` only with ``sha256``).
+    :param sha256: expected sha256 (64 hex digits); a mismatch, or a check that cannot run,
+        deletes the download (it is never installed unchecked).
     """
 
     name: str
@@ -102,12 +146,24 @@ class Binary:
         n = self.name
         if not isinstance(n, str) or not n or "/" in n or n in (".", "..") or n.startswith("-") or not n.isprintable():
             raise BundleError(
-                f"binaries: name {n!r} must be a plain file name (no '/', not '.' or '..', not starting with '-')"
+                f"binaries: name {n!r} must be a plain file name (no '/', not '.' or '..', not starting with '-'); "
+                "give one such as 'jq'"
             )
         if not isinstance(self.url, str) or not _URL_RE.fullmatch(self.url):
-            raise BundleError(f"binaries[{n}].url: {self.url!r} must be an http:// or https:// address without spaces or quotes")
+            raise BundleError(
+                f"binaries[{n}].url: {self.url!r} must be an https:// (or http:// with a sha256) address "
+                "without spaces or quotes; give one such as 'https://example.com/tool'"
+            )
         if self.sha256 is not None and (not isinstance(self.sha256, str) or not _SHA256_RE.fullmatch(self.sha256)):
-            raise BundleError(f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None)")
+            raise BundleError(
+                f"binaries[{n}].sha256: {self.sha256!r} must be 64 hexadecimal digits (or None); "
+                "give the output of `sha256sum FILE`"
+            )
+        if self.url.startswith("http://") and self.sha256 is None:
+            raise BundleError(
+                f"binaries[{n}].url: {self.url!r} is plain http://, which anyone on the path can change; "
+                "use https://, or give sha256= (64 hex digits) so a changed download is refused"
+            )
 
 
 def _conf(values: Sequence[Tuple[str, str]]) -> bytes:
@@ -148,45 +204,45 @@ class Features:
 
     def __post_init__(self) -> None:
         if self.autostop is not None and not isinstance(self.autostop, Autostop):
-            raise BundleError(f"autostop: expected Autostop(...) or None, got {self.autostop!r}")
+            raise BundleError(f"autostop: expected Autostop(...) or None, got {self.autostop!r}; use autostop=Autostop(idle_minutes=60)")
         for flag in ("persistent_conda", "stop_ssm_agent", "bin_dir"):
             if not isinstance(getattr(self, flag), bool):
-                raise BundleError(f"{flag}: {getattr(self, flag)!r} must be True or False")
+                raise BundleError(f"{flag}: {getattr(self, flag)!r} must be True or False; give one of them")
         # normalize sequences to tuples so Features stays hashable and comparable
         if isinstance(self.persist_dirs, str):
             raise BundleError(f"persist_dirs: give a list of folders, for example ({self.persist_dirs!r},)")
         object.__setattr__(self, "persist_dirs", tuple(_check_persist_dir(d) for d in self.persist_dirs))
         dupes = sorted({d for d in self.persist_dirs if self.persist_dirs.count(d) > 1})
         if dupes:
-            raise BundleError(f"persist_dirs: {dupes[0]!r} is listed more than once")
+            raise BundleError(f"persist_dirs: {dupes[0]!r} is listed more than once; list it once")
         for a in self.persist_dirs:
             for b in self.persist_dirs:
                 if a != b and b.startswith(a + "/"):
                     raise BundleError(f"persist_dirs: {b!r} is inside {a!r}; list only {a!r}")
         if not isinstance(self.environment, Mapping):
-            raise BundleError("environment: expected a mapping of variable name to value")
+            raise BundleError("environment: expected a mapping of variable name to value; give a dict, such as {'MY_SETTING': '1'}")
         env = {}
         for k, v in self.environment.items():
             if not isinstance(k, str) or not _IDENT_RE.fullmatch(k):
-                raise BundleError(f"environment: {k!r} is not a valid shell variable name (letters, digits, '_', not starting with a digit)")
-            if k in _RESERVED_ENV:
-                raise BundleError(f"environment: {k} is managed by the shell or the platform; choose another name")
-            if not isinstance(v, str):
-                raise BundleError(f"environment[{k}]: {v!r} must be a string")
-            if "\0" in v:
-                raise BundleError(f"environment[{k}]: the value contains a NUL byte, which the shell cannot hold")
-            env[k] = v
-        object.__setattr__(self, "environment", _FrozenDict(sorted(env.items())))
+                raise BundleError(
+                    f"environment: {k!r} is not a valid shell variable name; use letters, digits and '_', "
+                    "not starting with a digit (such as 'MY_SETTING')"
+                )
+            problem = _env_name_problem(k)
+            if problem:
+                raise BundleError(problem)
+            env[k] = _check_env_value(k, v)
+        object.__setattr__(self, "environment", FrozenEnvironment(env))
         if isinstance(self.binaries, Binary):
             raise BundleError("binaries: give a list, for example (Binary(...),)")
         binaries = tuple(self.binaries)
         for b in binaries:
             if not isinstance(b, Binary):
-                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}")
+                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}; use Binary('jq', 'https://...')")
         names = [b.name for b in binaries]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise BundleError(f"binaries: {dupes[0]!r} is listed more than once")
+            raise BundleError(f"binaries: {dupes[0]!r} is listed more than once; give each name once")
         object.__setattr__(self, "binaries", binaries)
 
     @property
@@ -213,9 +269,9 @@ class Features:
             conf = [("NL_BIN_DIR", "1" if self.uses_bin_dir else "0")]
             lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
             if self.uses_bin_dir:
-                lines.append('case ":$PATH:" in *":/home/ec2-user/SageMaker/.bin:"*) ;; *) '
-                             'PATH="/home/ec2-user/SageMaker/.bin:$PATH" ;; esac')
-                lines.append("export PATH")
+                # for ec2-user only, who owns the folder: root's PATH never holds a folder ec2-user can write
+                lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case ":$PATH:" in *:/home/ec2-user/SageMaker/.bin:*)'
+                             ';;*)PATH=/home/ec2-user/SageMaker/.bin:$PATH;export PATH;;esac;fi')
             for k, v in self.environment.items():
                 lines.append(f"export {k}={shell_quote(v)}")
             parts.append(
@@ -280,31 +336,59 @@ class Features:
         return tuple(parts)
 
 
-class _FrozenDict(dict):  # type: ignore[type-arg]
-    """A read-only, hashable dict (keeps Features hashable)."""
+class FrozenEnvironment(Mapping[str, str]):
+    """``Features.environment``: a read-only, hashable mapping, sorted by name.
 
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(tuple(self.items()))
+    It holds a private copy behind a :class:`types.MappingProxyType`: nothing changes it
+    (``env["X"] = ...`` and ``env |= {...}`` raise ``TypeError``); ``env | {...}`` gives a new dict.
+    """
 
-    def _readonly(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("Features.environment is read-only")
+    __slots__ = ("_view",)
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    def __init__(self, items: Mapping[str, str]) -> None:
+        object.__setattr__(self, "_view", MappingProxyType(dict(sorted(items.items()))))
+
+    def __getitem__(self, key: str) -> str:
+        return self._view[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view)
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._view.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._view.items()) == dict(other.items())
+
+    def __or__(self, other: Mapping[str, str]) -> dict:  # type: ignore[type-arg]
+        return {**self._view, **other}
+
+    def __ior__(self, other: object) -> "FrozenEnvironment":
+        raise TypeError("Features.environment is read-only; build a new mapping: features.environment | {...}")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Features.environment is read-only")
+
+    def __repr__(self) -> str:
+        return f"FrozenEnvironment({dict(self._view)!r})"
 
 
 def _check_persist_dir(value: object) -> str:
     if not isinstance(value, str) or not value or not value.isprintable():
-        raise BundleError(f"persist_dirs: {value!r} must be a folder name relative to /home/ec2-user, such as '.config'")
+        raise BundleError(f"persist_dirs: {value!r} must be a folder name relative to /home/ec2-user; give one such as '.config'")
     p = PurePosixPath(value)
     if p.is_absolute() or value.startswith("~"):
         raise BundleError(f"persist_dirs: {value!r} is absolute; give it relative to /home/ec2-user, such as '.config'")
     if ".." in p.parts or "." in value.split("/"):
-        raise BundleError(f"persist_dirs: {value!r} must not contain '..' or '.'")
+        raise BundleError(f"persist_dirs: {value!r} must not contain '..' or '.'; give a plain relative path such as '.config'")
     rel = p.as_posix()
     if rel == "SageMaker" or rel.startswith("SageMaker/"):
-        raise BundleError(f"persist_dirs: {value!r} is already on the persistent volume")
+        raise BundleError(f"persist_dirs: {value!r} is already on the persistent volume; remove it from persist_dirs")
     if rel in (".", ""):
         raise BundleError(f"persist_dirs: {value!r} names the home folder itself; name a folder inside it")
     if "\t" in rel or "\n" in rel:
-        raise BundleError(f"persist_dirs: {value!r} contains a tab or newline")
+        raise BundleError(f"persist_dirs: {value!r} contains a tab or newline; rename the folder")
     return rel

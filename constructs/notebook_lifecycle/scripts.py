@@ -105,7 +105,7 @@ def _normalize_rel(name: str, field: str) -> str:
         raise BundleError(f"{field}: {name!r} is not a file name; give a path relative to the folder")
     posix = PurePosixPath(name.replace(os.sep, "/"))
     if posix.is_absolute() or ".." in posix.parts:
-        raise BundleError(f"{field}: {name!r} must be a path relative to the folder, without '..'")
+        raise BundleError(f"{field}: {name!r} must be a path relative to the folder, without '..'; give one such as 'a.sh'")
     rel = posix.as_posix()
     if rel == ".":
         raise BundleError(f"{field}: {name!r} is not a file name; give a path relative to the folder")
@@ -328,7 +328,7 @@ def _read_tree(root: Path, label: str) -> dict[str, tuple[bytes, bool]]:
             try:
                 st = os.stat(full)
             except OSError as exc:
-                raise BundleError(f"{where}: cannot read ({exc.strerror})") from None
+                raise BundleError(f"{where}: cannot read ({exc.strerror}); fix its permissions") from None
             if stat.S_ISDIR(st.st_mode):
                 if name in IGNORED_DIRS:
                     continue

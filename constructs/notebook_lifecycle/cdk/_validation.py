@@ -15,7 +15,7 @@ from ._tokens import _unresolved
 
 def _name_problem(field: str, value: Any) -> Optional[str]:
     if not isinstance(value, str):
-        return f"{field}: expected a string, got {type(value).__name__}"
+        return f"{field}: expected a string, got {type(value).__name__}; give a name such as 'my-notebook'"
     if _unresolved(value):
         return None
     if len(value) > NAME_MAX_LENGTH:

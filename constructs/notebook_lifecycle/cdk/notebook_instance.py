@@ -305,11 +305,19 @@ class NotebookInstance(Resource):
         # SageMaker lowercases the name in ARNs; the log streams are named after the name as given
         # (both forms are granted when they differ, in case the agent lowercases too).
         instances = [name] if name == name.lower() else [name, name.lower()]
+        # Resource forms per action, from the Service Authorization Reference, "Actions, resources, and
+        # condition keys for Amazon CloudWatch Logs" (docs.aws.amazon.com/service-authorization/latest/
+        # reference/list_amazoncloudwatchlogs.html): CreateLogGroup and DescribeLogStreams take a log-group
+        # (log-group:NAME), CreateLogStream and PutLogEvents a log-stream (log-group:NAME:log-stream:STREAM).
+        # The CloudWatch Logs API Reference (LogGroup.arn) adds that IAM policies name a group as
+        # log-group:NAME:* "for most API actions": the group actions are evaluated against
+        # log-group:NAME:log-stream: (an empty stream), as AccessDenied messages show (for example
+        # hashicorp/terraform-provider-aws#8804). Both exact forms are granted: no wildcard.
         statements = [
             _Statement(
                 "WriteLifecycleLogGroup",
                 ("logs:CreateLogGroup", "logs:DescribeLogStreams"),
-                (arns.make("logs", group),),
+                (arns.make("logs", group), arns.make("logs", f"{group}:log-stream:")),
             ),
             _Statement(
                 "WriteLifecycleLogStreams",
@@ -415,7 +423,8 @@ def _check_props(
     if lifecycle_config is not None:
         if not isinstance(lifecycle_config, LifecycleConfig):
             problems.append(
-                f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}"
+                f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}; "
+                "pass LifecycleConfig(...)"
             )
         if on_start is not None or on_create is not None or features is not None:
             problems.append(
@@ -428,21 +437,21 @@ def _check_props(
                 "lifecycle_config, pass them to its LifecycleConfig(...)"
             )
     if not isinstance(instance_type, str) or not instance_type:
-        problems.append(f"instance_type: expected a string such as 'ml.t3.medium', got {instance_type!r}")
+        problems.append(f"instance_type: expected a string, got {instance_type!r}; give one such as 'ml.t3.medium'")
     elif not _unresolved(instance_type) and not instance_type.startswith("ml."):
         problems.append(f"instance_type: {instance_type!r} is not a SageMaker instance type; use one such as 'ml.t3.medium'")
     if isinstance(volume_size_in_gb, bool) or not isinstance(volume_size_in_gb, (int, float)):
-        problems.append(f"volume_size_in_gb: expected a whole number of GiB, got {volume_size_in_gb!r}")
+        problems.append(f"volume_size_in_gb: expected a whole number of GiB, got {volume_size_in_gb!r}; give one such as 5")
     elif not _unresolved(volume_size_in_gb) and (
         volume_size_in_gb != int(volume_size_in_gb)
         or not MIN_VOLUME_SIZE_IN_GB <= volume_size_in_gb <= MAX_VOLUME_SIZE_IN_GB
     ):
         problems.append(
             f"volume_size_in_gb: must be a whole number from {MIN_VOLUME_SIZE_IN_GB} to {MAX_VOLUME_SIZE_IN_GB} "
-            f"(GiB), but {volume_size_in_gb!r} was given"
+            f"(GiB), but {volume_size_in_gb!r} was given; give one in that range"
         )
     if not isinstance(platform_identifier, str):
-        problems.append(f"platform_identifier: expected a string such as {DEFAULT_PLATFORM_IDENTIFIER!r}")
+        problems.append(f"platform_identifier: expected a string; give one such as {DEFAULT_PLATFORM_IDENTIFIER!r}")
     elif not _unresolved(platform_identifier) and (
         len(platform_identifier) > _PLATFORM_MAX_LENGTH or not _PLATFORM_RE.match(platform_identifier)
     ):
@@ -461,7 +470,7 @@ def _check_props(
             )
     for flag, value in (("direct_internet_access", direct_internet_access), ("root_access", root_access)):
         if not isinstance(value, bool):
-            problems.append(f"{flag}: expected True or False, got {value!r}")
+            problems.append(f"{flag}: expected True or False, got {value!r}; give one of them")
     if direct_internet_access is False and subnet is None:
         problems.append(
             "direct_internet_access=False needs a subnet: pass subnet=... (a private subnet whose VPC has the "
@@ -492,7 +501,7 @@ def _check_props(
         if isinstance(repo, str) and repo == "":
             problems.append(f"{field}: empty; give a git URL (https://...) or a SageMaker code repository name")
         elif not isinstance(repo, str):
-            problems.append(f"{field}: expected a string (a git URL or a SageMaker code repository name)")
+            problems.append(f"{field}: expected a string; give a git URL or a SageMaker code repository name")
         elif not _unresolved(repo) and len(repo) > MAX_CODE_REPOSITORY_LENGTH:
-            problems.append(f"{field}: {len(repo)} characters, the limit is {MAX_CODE_REPOSITORY_LENGTH}")
+            problems.append(f"{field}: {len(repo)} characters, the limit is {MAX_CODE_REPOSITORY_LENGTH}; shorten it")
     return problems

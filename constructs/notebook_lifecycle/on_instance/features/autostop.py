@@ -31,6 +31,7 @@ import json
 import os
 import re
 import ssl
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -98,6 +99,25 @@ def read_json(path, safe=False):
         return json.loads(fh.read(1 << 20))
 
 
+def read_token(path):
+    """The token in a Jupyter runtime file, read race-free as root: the name is opened without
+    following a link (O_NOFOLLOW), and the open file itself must be a regular file with one link,
+    owned by root or by the owner of its folder. A link or a hard link planted by ec2-user (say,
+    to a root-only file) is never read, whenever it is planted: nothing is checked before the open."""
+    d, name = os.path.split(path)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        owner = os.fstat(dfd).st_uid
+    finally:
+        os.close(dfd)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid not in (0, owner):
+            raise ValueError("not a server file: " + path)
+        return str(json.loads(fh.read(1 << 20))["token"])
+
+
 def log(msg):
     """One line, stamped in UTC, on stdout (unless --quiet) and at the end of every log whose folder exists."""
     line = "%s notebook-lifecycle autostop: %s\n" % (iso(dt.datetime.now(UTC)), msg)
@@ -135,11 +155,9 @@ def get(path):
         dirs = [os.environ.get("JUPYTER_RUNTIME_DIR", ""), "/home/ec2-user/.local/share/jupyter/runtime", "/root/.local/share/jupyter/runtime"]
         # jpserver-<pid>.json: jupyter_server; nbserver-<pid>.json: the classic notebook server
         for f in [f for d in dirs if d for f in glob.glob(d + "/*server-*.json")]:
-            if os.path.realpath(f) != os.path.abspath(f):  # ec2-user's links are not followed as root
-                continue
             try:
-                args.token = str(read_json(f)["token"])
-            except Exception:  # not a server's file
+                args.token = read_token(f)
+            except Exception:  # a link, not a server's file, or not readable
                 continue
             code, data = request(url)
             if code == 200:

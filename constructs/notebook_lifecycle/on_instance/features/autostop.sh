@@ -1,8 +1,9 @@
 #!/bin/bash
 # Feature autostop (root, every start): run autostop.py every 5 minutes under a systemd timer
 # where systemd runs, else from /etc/cron.d where a cron daemon runs, else as one detached
-# loop (pidfile; a re-run replaces it). The check runs with the root-owned /usr/bin/python3;
-# autostop.py itself finds a Python with boto3 for the AWS calls and runs it as ec2-user.
+# loop (pidfile; a re-run replaces it); its log line names the one taken and why. The check
+# runs with the root-owned /usr/bin/python3; autostop.py itself finds a Python with boto3 for
+# the AWS calls and runs it as ec2-user.
 # Schedules are rewritten, never appended. Always exits 0. Shipped minified (no heredocs).
 # autostop.conf (always written by features.py) sets NL_IDLE_MINUTES and NL_IGNORE_CONNECTIONS.
 set -u
@@ -25,11 +26,11 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   printf '%s\n' "[Timer]" "OnCalendar=*:0/5" "[Install]" "WantedBy=timers.target" >$unit.timer
   systemctl daemon-reload
   systemctl enable $name.timer 2>&1
-  systemctl restart $name.timer && echo "systemd timer $name.timer: $every"
+  systemctl restart $name.timer && echo "systemd timer $name.timer: $every" || echo "ERROR $name.timer did not start"
 elif [ -d /etc/cron.d ] && { pgrep -x crond || pgrep -x cron; } >/dev/null; then
   # written aside (cron skips names with a dot), then renamed: cron never reads half a file
   echo "*/5 * * * * root ${cmd[*]} >/dev/null 2>>/var/log/jupyter.log" >/etc/cron.d/.$name
-  chmod 644 /etc/cron.d/.$name && mv -f /etc/cron.d/.$name /etc/cron.d/$name && echo "/etc/cron.d/$name: $every"
+  chmod 644 /etc/cron.d/.$name && mv -f /etc/cron.d/.$name /etc/cron.d/$name && echo "no systemd, cron runs: /etc/cron.d/$name: $every"
 else
   # a previous loop (this script run again) is replaced; the pid is checked to be ours first
   pid=/run/$name.pid

@@ -1,15 +1,19 @@
 #!/bin/bash
 # Feature binaries (ec2-user, every start): download each binary of binaries.tsv
 # (NAME<TAB>URL<TAB>SHA256 or -) into ~/SageMaker/.bin when it is missing: into a temporary
-# file in the same folder, time-bounded, checked against the sha256 when one is given (a
-# mismatch deletes it), made executable, then renamed into place (atomic). A failed download
-# is logged, never fatal. Always exits 0. Shipped minified: no heredocs, no multi-line strings.
+# file in the same folder, time-bounded, checked against the sha256 when one is given (fail
+# closed: a mismatch, or a check that cannot run, deletes it), made executable, then renamed
+# into place (atomic). Downloads use curl, else python3's urllib (said once in the log).
+# A failed download is logged, never fatal. Always exits 0. Shipped minified: no heredocs,
+# no multi-line strings.
 set -u
 here=${BASH_SOURCE[0]%/*}
 bin=/home/ec2-user/SageMaker/.bin
 mkdir -p $bin || exit 0
+curl=1
+command -v curl >/dev/null || { curl=0; echo "no curl: python3 downloads"; }
 fetch() {
-  if command -v curl >/dev/null; then
+  if [ $curl = 1 ]; then
     curl -fsSL --connect-timeout 10 --max-time 120 -o "$2" "$1"
   else
     timeout 120 python3 -c 'import shutil,sys,urllib.request as u;shutil.copyfileobj(u.urlopen(sys.argv[1],timeout=10),open(sys.argv[2],"wb"))' "$1" "$2"
@@ -25,7 +29,9 @@ while IFS=$'\t' read -r name url sum || [ -n "$name" ]; do
   tmp=$(mktemp "$bin/.$name.nl-XXXXXX") || continue
   if ! fetch "$url" "$tmp" 2>&1; then
     echo "ERROR $name: download from $url failed; not installed"
-  elif [ "$sum" != - ] && got=$(sha256sum "$tmp") && [ "${got%% *}" != "${sum,,}" ]; then
+  elif [ "$sum" != - ] && ! got=$(sha256sum "$tmp" 2>&1); then
+    echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); the download was deleted"
+  elif [ "$sum" != - ] && [ "${got%% *}" != "${sum,,}" ]; then
     echo "ERROR $name: sha256 mismatch (expected $sum, got ${got%% *}); the download was deleted"
   elif chmod 755 "$tmp" && mv -f "$tmp" "$dest"; then
     echo "$name: installed from $url ($(stat -c %s "$dest") bytes)"

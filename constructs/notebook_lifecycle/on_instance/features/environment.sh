@@ -23,7 +23,9 @@ if [ "$NL_BIN_DIR" = 1 ]; then
   fi
 fi
 # Jupyter reads the environment when it starts: restart it if it already runs (not blocking)
-if [ -d /run/systemd/system ] && systemctl is-active --quiet jupyter-server 2>/dev/null; then
+if [ ! -d /run/systemd/system ]; then
+  echo "no systemd: jupyter-server not restarted"
+elif systemctl is-active --quiet jupyter-server 2>/dev/null; then
   systemctl --no-block try-restart jupyter-server.service && echo "restarting jupyter-server for the new environment"
 fi
 exit 0

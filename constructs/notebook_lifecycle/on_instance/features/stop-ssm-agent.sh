@@ -1,7 +1,7 @@
 #!/bin/bash
 # Feature stop_ssm_agent (root, every start): stop and disable amazon-ssm-agent.
 # systemd on AL2/AL2023 (two calls: `disable --now` needs systemd 220, AL2 has 219);
-# upstart on old images. An absent agent is no error. Always exits 0.
+# upstart on old images (the log says so). An absent agent is no error. Always exits 0.
 # Shipped minified: no heredocs, no multi-line strings. The runner prefixes each line.
 set -u
 unit=amazon-ssm-agent.service
@@ -16,6 +16,7 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     systemctl disable $unit 2>&1 && echo "disabled $unit"
   fi
 elif command -v initctl >/dev/null; then
+  echo "no systemd: upstart"
   if initctl status amazon-ssm-agent 2>/dev/null | grep -q running; then
     initctl stop amazon-ssm-agent && echo "stopped amazon-ssm-agent"
   else
