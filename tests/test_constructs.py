@@ -151,8 +151,8 @@ def test_defaults_emit_notebook_lifecycle_config_role_and_policy() -> None:
         "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
         "LifecycleConfigName": {"Fn::GetAtt": [lcc_id, "NotebookInstanceLifecycleConfigName"]},
     }
-    # permissions exist before the first boot
-    assert nb_res["DependsOn"] == [mp_id]
+    # permissions exist before the first boot: the managed policy and the role (with anything granted to it)
+    assert sorted(nb_res["DependsOn"]) == sorted([mp_id, role_id])
     t.has_resource_properties(
         ROLE,
         {
@@ -276,8 +276,8 @@ def test_attributes() -> None:
     assert isinstance(nb.role, iam.Role)
     assert nb.connections.security_groups == []
     assert nb.policy_statements[0]["Sid"] == "WriteLifecycleLogGroup"
-    assert nb._physical_name == nb.notebook_instance_name
-    assert nb.lifecycle_config._physical_name == nb.lifecycle_config.lifecycle_config_name
+    named = NotebookInstance(stack, "Named", on_start=SCRIPTS, notebook_instance_name="named", lifecycle_config_name="named-lc")
+    assert named._physical_name == "named" and named.lifecycle_config._physical_name == "named-lc"
 
 
 # -- IAM -------------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ def test_no_dependency_cycle_and_policy_precedes_notebook() -> None:
     mp_id = only(tpl, MP)[0]
     assert "DependsOn" not in only(tpl, MP)[1]
     assert "Notebook" not in json.dumps(only(tpl, MP)[1]["Properties"]["PolicyDocument"]).replace("NotebookInstance", "")
-    assert only(tpl, NB)[1]["DependsOn"] == [mp_id]
+    assert sorted(only(tpl, NB)[1]["DependsOn"]) == sorted([mp_id, only(tpl, ROLE)[0]])
 
 
 # -- tags, escape hatches ------------------------------------------------------------------------
@@ -476,28 +476,22 @@ def test_generated_names_are_valid_lowercase_short_unique_and_deterministic() ->
     assert again.lifecycle_config.lifecycle_config_name == notebooks[0].lifecycle_config.lifecycle_config_name
 
 
-def test_names_computed_in_python_match_names_unique_resource_name() -> None:
-    """The constructs compute names without a round trip to Node; CDK's own function is the reference."""
-    from notebook_lifecycle.cdk import generated_name
-    from notebook_lifecycle.cdk._naming import _generated_name_for
+def test_generated_names_are_names_unique_resource_name_lowercased() -> None:
+    """Names come from aws-cdk-lib's ``Names.unique_resource_name`` (no copy of its code), in stages and nested stacks too."""
+    import re
 
     app = cdk.App()
     stack = _stack(app, "Analytics")
-    deep: Construct = stack
-    for i in range(8):
-        deep = Construct(deep, f"VeryLongConstructIdNumber{i}")
     stage_stack = cdk.Stack(cdk.Stage(app, "Prod"), "Api", stack_name="prod-api-stack")
     nested = cdk.NestedStack(stage_stack, "Nested")
-    cases = [
-        (stack, "Notebook"), (deep, "Notebook"), (stack, "Other_Notebook.1"), (stack, "Resource"),
-        (stage_stack, "Nb"), (Construct(stage_stack, "Default"), "X"), (Construct(Construct(stage_stack, "A"), "A"), "AB"),
-        (nested, "Nb"), (Construct(nested, "Team-A"), "Nb"), (Construct(stack, "abc-"), "-def"),
-    ]
-    for scope, id in cases:
-        assert _generated_name_for(scope, id) == generated_name(Construct(scope, id)), (scope.node.path, id)
-    nb = NotebookInstance(stack, "Check", on_start=SCRIPTS)
-    assert nb.notebook_instance_name == generated_name(nb)
-    assert nb.lifecycle_config.lifecycle_config_name == generated_name(nb.lifecycle_config)
+    scopes = [stack, stage_stack, nested, Construct(nested, "Team-A"), Construct(Construct(stage_stack, "A"), "A")]
+    for i, scope in enumerate(scopes):
+        nb = NotebookInstance(scope, f"Nb{i}", on_start=SCRIPTS)
+        for construct, name in ((nb, nb.notebook_instance_name), (nb.lifecycle_config, nb.lifecycle_config.lifecycle_config_name)):
+            raw = cdk.Names.unique_resource_name(construct, max_length=63, separator="-", allowed_special_characters="-")
+            assert name == re.sub(r"[^a-z0-9-]", "", raw.lower()).strip("-"), construct.node.path
+            assert re.match(NAME_RE, name) and len(name) <= 63, name
+    assert NotebookInstance(stage_stack, "Named", on_start=SCRIPTS).notebook_instance_name.startswith("prod-api-stack-named-")
 
 
 def test_building_twice_gives_a_byte_identical_template(tmp_path: Path) -> None:
@@ -766,14 +760,16 @@ def test_public_names() -> None:
     assert set(nl_cdk.__all__) >= {"NotebookInstance", "LifecycleConfig", "bundle_cache_info"}
 
 
-def test_token_detection_without_node_agrees_with_token_is_unresolved() -> None:
-    from notebook_lifecycle.cdk._tokens import _unresolved
+def test_token_detection_is_token_is_unresolved() -> None:
+    from notebook_lifecycle.cdk._tokens import _any_unresolved, _unresolved
 
     stack = _stack()
+    number = cdk.CfnParameter(stack, "N", type="Number").value_as_number
     values = [
         "plain", "", "arn:aws:s3:::b", stack.region, f"arn:{stack.partition}:x", cdk.Fn.ref("AWS::StackName"),
-        "${Token[not closed", "Token[x]", 5, True, 16384, cdk.CfnParameter(stack, "N", type="Number").value_as_number,
-        12.5,
+        "${Token[not closed", "Token[x]", 5, True, 16384, number, 12.5, None, ["a"], cdk.Fn.split(",", stack.region),
     ]
     for value in values:
         assert _unresolved(value) == cdk.Token.is_unresolved(value), value
+        assert _any_unresolved(["plain", value, "x"]) == cdk.Token.is_unresolved(value), value
+    assert not _any_unresolved([]) and not _any_unresolved(["a", "b", 3])

@@ -17,6 +17,7 @@ from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
 from .fleet import FleetUser, NotebookFleet
 from .lifecycle_config import LifecycleConfig
+from .props import INotebookInstance, LifecycleConfigProps, NotebookInstanceProps
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
 from .notebook_instance import (
     DEFAULT_INSTANCE_TYPE,
@@ -39,6 +40,9 @@ __all__ = [
     "NotebookInstance",
     "NotebookFleet",
     "FleetUser",
+    "LifecycleConfigProps",
+    "NotebookInstanceProps",
+    "INotebookInstance",
     "BundleCacheInfo",
     "bundle_cache_info",
     "clear_bundle_cache",

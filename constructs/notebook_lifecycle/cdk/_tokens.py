@@ -1,25 +1,31 @@
-"""Telling CDK tokens from literal values without a round trip to Node."""
+"""Telling CDK tokens from literal values with aws-cdk-lib's own ``Token.is_unresolved``."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, Iterable
 
 from aws_cdk import Token
 
 
-# aws-cdk-lib core/lib/private/encoding.ts, unresolved(): a string is a token when it holds "${Token[<key>]}"
-_STRING_TOKEN_RE = re.compile(r"\$\{Token\[[a-zA-Z0-9:._-]+\]\}")
-
-
 def _unresolved(value: Any) -> bool:
-    """``Token.is_unresolved`` without a round trip to Node for strings, ints and bools.
-
-    Strings are matched against CDK's token markers (the same test CDK makes);
-    Python ints and bools are never tokens (number tokens are special floats).
-    """
-    if isinstance(value, str):
-        return _STRING_TOKEN_RE.search(value) is not None
-    if isinstance(value, (bool, int)):
+    """``Token.is_unresolved(value)``; ``None``, ``bool`` and ``int`` answer ``False`` without asking Node
+    (CDK carries tokens in strings, in lists and in numbers that cross jsii as floats: never in a
+    Python ``int``, ``bool`` or ``None``)."""
+    if value is None or isinstance(value, (bool, int)):
         return False
-    return Token.is_unresolved(value)
+    return bool(Token.is_unresolved(value))
+
+
+def _any_unresolved(strings: Iterable[Any]) -> bool:
+    """Whether any of ``strings`` holds a token, in one call to Node.
+
+    ``Token.is_unresolved`` of a string is true when the string holds a token anywhere, so the
+    strings joined answer for all of them; the non-strings are asked one by one.
+    """
+    texts = []
+    for value in strings:
+        if isinstance(value, str):
+            texts.append(value)
+        elif _unresolved(value):
+            return True
+    return bool(texts) and bool(Token.is_unresolved("\n".join(texts)))

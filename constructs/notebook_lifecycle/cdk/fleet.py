@@ -30,8 +30,6 @@ DEFAULT_USERS_PER_STACK = 100
 MAX_USERS_PER_SHARD = 150
 #: Longest name prefix, so that every notebook name keeps room for the user.
 MAX_PREFIX_LENGTH = 30
-#: What ``grant_connect`` allows, on one notebook instance's ARN.
-CONNECT_ACTIONS = ("sagemaker:CreatePresignedNotebookInstanceUrl", "sagemaker:DescribeNotebookInstance")
 
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=,-]*$")
 _USER_MAX_LENGTH = 128
@@ -83,18 +81,6 @@ def shard_of(key: str, shards: int) -> int:
 def _is_grantable(value: Any) -> bool:
     principal = getattr(value, "grant_principal", None)
     return principal is not None and hasattr(principal, "add_to_principal_policy")
-
-
-def _grant_connect(notebook: NotebookInstance, principal: iam.IGrantable) -> iam.Grant:
-    """``notebook.grant_connect(principal)``: open this one notebook (presigned URL, describe)."""
-    grant = getattr(notebook, "grant_connect", None)
-    if grant is not None:
-        return grant(principal)
-    # Until NotebookInstance.grant_connect lands: the same grant, on this instance's ARN only.
-    arn = Stack.of(notebook).format_arn(
-        service="sagemaker", resource="notebook-instance", resource_name=notebook.notebook_instance_name.lower()
-    )
-    return iam.Grant.add_to_principal(grantee=principal, actions=list(CONNECT_ACTIONS), resource_arns=[arn])
 
 
 class NotebookFleet(Construct):
@@ -230,7 +216,7 @@ class NotebookFleet(Construct):
             self._notebooks[user] = notebook
             self._keys[user] = key
             if overrides.principal is not None:
-                _grant_connect(notebook, overrides.principal)
+                notebook.grant_connect(overrides.principal)
 
     # -- public surface -----------------------------------------------------------------------
     @property
@@ -288,7 +274,7 @@ class NotebookFleet(Construct):
                 f"NotebookFleet {self.node.path}: grant_connect({user!r}, ...): expected an iam.IGrantable "
                 f"(a Role, User or Group), got {type(principal).__name__}"
             )
-        return _grant_connect(notebook, principal)
+        return notebook.grant_connect(principal)
 
 
 def _check_users(users: Any) -> Tuple[List[Tuple[str, str, FleetUser]], List[str]]:

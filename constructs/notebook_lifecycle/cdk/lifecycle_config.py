@@ -13,7 +13,8 @@ from ..errors import BundleError
 from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
-from ._naming import _generated_name_for, _path
+from ._naming import _path, generated_name
+from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
 from ._validation import _ContentSizeValidation, _name_problem, _raise_all, _token_problems
 
 
@@ -65,6 +66,9 @@ class LifecycleConfig(Resource):
     time, with the costliest files named.
     """
 
+    __deepcopy__ = _construct_deepcopy
+
+    @accepts_props(LifecycleConfigProps)
     def __init__(
         self,
         scope: Construct,
@@ -74,17 +78,17 @@ class LifecycleConfig(Resource):
         on_create: Optional[StartupScripts] = None,
         features: Optional[Features] = None,
         lifecycle_config_name: Optional[str] = None,
-        install_dir: str = "/startup",
+        install_dir: str = DEFAULT_INSTALL_DIR,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
-        compression: str = "xz",
+        compression: str = DEFAULT_COMPRESSION,
     ) -> None:
         problems = _token_problems(features)
         if lifecycle_config_name is not None:
             problems += [p for p in [_name_problem("lifecycle_config_name", lifecycle_config_name)] if p]
         if problems:
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
-        name = lifecycle_config_name if lifecycle_config_name is not None else _generated_name_for(scope, id)
-        super().__init__(scope, id, physical_name=name)
+        super().__init__(scope, id, physical_name=lifecycle_config_name)
+        name = lifecycle_config_name if lifecycle_config_name is not None else generated_name(self)
         try:
             bundle = _CACHE.get(on_start, on_create, features, install_dir, deadline_seconds, compression)
         except BundleError as exc:

@@ -7,7 +7,7 @@ import re
 from typing import Any, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import Annotations, Resource
+from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,15 +18,21 @@ from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
 from ..scripts import StartupScripts
 from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
-from ._naming import _NAME_COMPONENTS_ATTR, _generated_name_for, _name_components, _path
+from ._naming import _path, generated_name
 from ._tokens import _unresolved
 from ._validation import _name_problem, _raise_all
 from .lifecycle_config import LifecycleConfig
+from .props import (
+    DEFAULT_INSTANCE_TYPE,
+    INotebookInstance,
+    DEFAULT_PLATFORM_IDENTIFIER,
+    DEFAULT_VOLUME_SIZE_IN_GB,
+    NotebookInstanceProps,
+    _construct_deepcopy,
+    accepts_props,
+)
 
 
-DEFAULT_INSTANCE_TYPE = "ml.t3.medium"
-DEFAULT_PLATFORM_IDENTIFIER = "notebook-al2023-v1"
-DEFAULT_VOLUME_SIZE_IN_GB = 5
 MIN_VOLUME_SIZE_IN_GB = 5
 MAX_VOLUME_SIZE_IN_GB = 16384
 MAX_SECURITY_GROUPS = 5
@@ -59,8 +65,94 @@ _RETIRED_PLATFORMS = {
 }
 
 
+_CONNECT_ACTIONS = ("sagemaker:CreatePresignedNotebookInstanceUrl", "sagemaker:DescribeNotebookInstance")
+_START_STOP_ACTIONS = (
+    "sagemaker:StartNotebookInstance",
+    "sagemaker:StopNotebookInstance",
+    "sagemaker:DescribeNotebookInstance",
+)
+
+
+class _Grants:
+    """``grant_*`` of a notebook instance: on its own ARN only, as ``iam.Grant``s."""
+
+    def _arn_for_grants(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """Grant ``actions`` on this instance's ARN (built from its literal name, never ``Ref``,
+        so granting to the instance's own role cannot create a dependency cycle)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(actions), resource_arns=[self._arn_for_grants()]
+        )
+
+    def grant_connect(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Open the notebook: ``sagemaker:CreatePresignedNotebookInstanceUrl`` and
+        ``sagemaker:DescribeNotebookInstance`` on this instance's ARN only."""
+        return self.grant(grantee, *_CONNECT_ACTIONS)
+
+    def grant_start_stop(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``sagemaker:StartNotebookInstance``, ``sagemaker:StopNotebookInstance`` and
+        ``sagemaker:DescribeNotebookInstance`` on this instance's ARN only."""
+        return self.grant(grantee, *_START_STOP_ACTIONS)
+
+
+class _ImportedNotebookInstance(Resource, _Grants):
+    """A notebook instance made elsewhere, known by its name (:meth:`NotebookInstance.from_notebook_instance_name`)."""
+
+    def __init__(self, scope: Construct, id: str, name: str) -> None:
+        super().__init__(scope, id)
+        self._name = name
+        # SageMaker lowercases the name in the instance's ARN
+        self._arn = Stack.of(scope).format_arn(
+            service="sagemaker",
+            resource="notebook-instance",
+            resource_name=name.lower(),
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+
+    @property
+    def notebook_instance_name(self) -> str:
+        """The name given."""
+        return self._name
+
+    @property
+    def notebook_instance_arn(self) -> str:
+        """``arn:<partition>:sagemaker:<region>:<account>:notebook-instance/<name, lowercased>`` in the scope's stack."""
+        return self._arn
+
+    def _arn_for_grants(self) -> str:
+        return self._arn
+
+    __deepcopy__ = _construct_deepcopy
+
+
+_NAMES_ATTR = "_notebook_lifecycle_instance_names"
+
+
+def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
+    """Two notebook instances with the same literal name in one stage and environment cannot both exist."""
+    stage = Stage.of(scope)
+    holder: Any = stage if stage is not None else scope.node.root
+    claimed = getattr(holder, _NAMES_ATTR, None)
+    if claimed is None:
+        claimed = {}
+        setattr(holder, _NAMES_ATTR, claimed)
+    account, region = arns.account[0], arns.region[0]
+    key = (None if _unresolved(account) else account, None if _unresolved(region) else region, name.lower())
+    other = claimed.get(key)
+    if other is not None:
+        raise ValueError(
+            f"NotebookInstance {path}: notebook_instance_name: {name!r} is already the name of {other} "
+            "in the same app and environment; SageMaker names are unique per account and region (and "
+            "case-insensitive), so the second deploy would fail. Give one of them another name, or omit "
+            "notebook_instance_name to get a generated one"
+        )
+    claimed[key] = path
+
+
 @jsii.implements(iam.IGrantable, ec2.IConnectable)
-class NotebookInstance(Resource):
+class NotebookInstance(Resource, _Grants):
     """A SageMaker notebook instance with its lifecycle configuration and a least-privilege role.
 
     Emits:
@@ -138,6 +230,26 @@ class NotebookInstance(Resource):
         Bad scripts, features or bundle options.
     """
 
+    __deepcopy__ = _construct_deepcopy
+
+    @classmethod
+    def from_notebook_instance_name(cls, scope: Construct, id: str, name: str) -> "INotebookInstance":
+        """A notebook instance made elsewhere (another app, the console), by its name, to grant on.
+
+        Its ARN is built in the stack of ``scope`` (``Stack.format_arn``) with the name lowercased,
+        as SageMaker writes it. ``name`` must be a literal string.
+        """
+        problem = _name_problem("name", name)
+        if problem is None and _unresolved(name):
+            problem = (
+                "name: must be a literal string, not a token: SageMaker lowercases the name in the "
+                "instance's ARN, which cannot be done to a token; pass the literal name"
+            )
+        if problem:
+            _raise_all(_path(scope, id), "NotebookInstance.from_notebook_instance_name", [problem])
+        return _ImportedNotebookInstance(scope, id, name)
+
+    @accepts_props(NotebookInstanceProps)
     def __init__(
         self,
         scope: Construct,
@@ -192,13 +304,10 @@ class NotebookInstance(Resource):
         )
         if problems:
             _raise_all(_path(scope, id), "NotebookInstance", problems)
-        name = notebook_instance_name if notebook_instance_name is not None else _generated_name_for(scope, id)
-        super().__init__(scope, id, physical_name=name)
-        components = _name_components(scope) + (id,)
-        try:  # children name themselves from this, without asking Node for the path again
-            setattr(self, _NAME_COMPONENTS_ATTR, components)
-        except AttributeError:  # pragma: no cover
-            pass
+        if notebook_instance_name is not None:
+            _claim_name(scope, _path(scope, id), notebook_instance_name, _Arns.of(scope))
+        super().__init__(scope, id, physical_name=notebook_instance_name)
+        name = notebook_instance_name if notebook_instance_name is not None else generated_name(self)
 
         # lifecycle configuration: shared, created here, or none
         if lifecycle_config is None and (on_start is not None or on_create is not None or features is not None):
@@ -226,6 +335,7 @@ class NotebookInstance(Resource):
                 description=f"Execution role of the SageMaker notebook instance {name}",
             )
         self._role = role
+        self._scope_for_arns = scope
         statements = self._statements(scope, name, lifecycle_config)
         self._statements_list = statements
         self._immutable_role = _is_immutable_role(role)
@@ -290,8 +400,14 @@ class NotebookInstance(Resource):
             default_code_repository=default_code_repository,
             additional_code_repositories=additional_code_repositories or None,
         )
+        # Ordered grants: the instance depends on its managed policy and on the whole role construct,
+        # i.e. on every resource under it, as they are at synth time. Grants made later
+        # (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the role's default
+        # policy, a child of the role (or, for an imported role, a `Policy` child of it), so they exist
+        # before the instance first boots. (aws-cdk-lib has no public accessor for the default policy;
+        # a construct dependency is resolved at prepare time, so it covers policies created later.)
         if self._policy is not None:
-            self._resource.node.add_dependency(self._policy)
+            self._resource.node.add_dependency(self._policy, role)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
@@ -378,6 +494,9 @@ class NotebookInstance(Resource):
     def notebook_instance_arn(self) -> str:
         """The instance's ARN (``Ref``, which CloudFormation resolves to the ARN)."""
         return self._resource.ref
+
+    def _arn_for_grants(self) -> str:
+        return _Arns.of(self._scope_for_arns).make("sagemaker", f"notebook-instance/{self._name.lower()}")[0]
 
     @property
     def policy_statements(self) -> List[dict]:
