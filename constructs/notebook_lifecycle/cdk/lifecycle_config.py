@@ -129,8 +129,10 @@ class LifecycleConfig(Resource):
             "Resource",
             notebook_instance_lifecycle_config_name=name,
         )
-        # produced at synth time (after Aspects), in CloudFormation's own casing
-        for key, hook in (("OnStart", "on-start"), ("OnCreate", "on-create")):
+        # produced at synth time (after Aspects), in CloudFormation's own casing; there is an on-create
+        # hook only with on_create scripts (an Aspect adds features, never on-create scripts)
+        hooks = (("OnStart", "on-start"), ("OnCreate", "on-create")) if on_create is not None else (("OnStart", "on-start"),)
+        for key, hook in hooks:
             self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
         # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
         self.node.add_validation(_ContentSizeValidation(self))
