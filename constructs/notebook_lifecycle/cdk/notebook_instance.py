@@ -269,16 +269,20 @@ class _PolicyDocumentProducer:
 
 
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
+_NAMES_OF_STAGE_ATTR = "_notebook_lifecycle_instance_names_of_stage"
 
 
 def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
     """Two notebook instances with the same literal name in one stage and environment cannot both exist."""
-    stage = Stage.of(scope)
-    holder: Any = stage if stage is not None else scope.node.root
-    claimed = getattr(holder, _NAMES_ATTR, None)
+    claimed = getattr(scope, _NAMES_OF_STAGE_ATTR, None)  # cached on the scope: one request per scope
     if claimed is None:
-        claimed = {}
-        setattr(holder, _NAMES_ATTR, claimed)
+        stage = Stage.of(scope)
+        holder: Any = stage if stage is not None else scope.node.root
+        claimed = getattr(holder, _NAMES_ATTR, None)
+        if claimed is None:
+            claimed = {}
+            setattr(holder, _NAMES_ATTR, claimed)
+        setattr(scope, _NAMES_OF_STAGE_ATTR, claimed)
     key = (arns.literal_account, arns.literal_region, name.lower())
     other = claimed.get(key)
     if other is not None:
