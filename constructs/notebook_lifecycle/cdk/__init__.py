@@ -42,6 +42,7 @@ from .notebook_instance import (
     WARN_AUTOSTOP_ENDPOINT,
     WARN_IMMUTABLE_ROLE,
     WARN_PLATFORM_RETIRED,
+    WARN_S3_DELIVERY_ENDPOINT,
     NotebookInstance,
 )
 
@@ -65,4 +66,5 @@ __all__ = [
     "WARN_AUTOSTOP_ENDPOINT",
     "WARN_IMMUTABLE_ROLE",
     "WARN_PLATFORM_RETIRED",
+    "WARN_S3_DELIVERY_ENDPOINT",
 ]
