@@ -79,7 +79,14 @@ def _build(args: argparse.Namespace) -> int:
 
 def _s3_script(args: argparse.Namespace, bundle: Any, hook: str, path: Optional[Path]) -> tuple[str, Path, str]:
     """The S3 fetcher script of ``hook``, the payload's file (next to the script) and the object key."""
-    why = "--delivery s3" if args.delivery == "s3" else "the inline script is over 16,384 characters"
+    why = "--delivery s3"
+    if args.delivery != "s3":
+        size = next(h for h in bundle.size_report().hooks if h.hook == hook)
+        worst = ", ".join(f"{f.path} (~{f.approx_chars})" for f in size.costliest(3))
+        why = (
+            f"the inline script is {size.inline_total} characters after base64, over SageMaker's limit of "
+            f"{size.limit} by {size.inline_total - size.limit}; the costliest files are {worst}"
+        )
     if not args.s3_bucket:
         raise BundleError(
             f"--s3-bucket: {hook} goes through S3 ({why}); give the bucket you will upload the payload to "
