@@ -64,7 +64,8 @@ def run() -> str:
         client.create_bucket(Bucket="bench-assets")
         client.put_object(Bucket="bench-assets", Key="p.tar.xz", Body=payload)
         env = {"AWS_ENDPOINT_URL_S3": url, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s" * 40}
-        emu = Emulator(Path(tmp) / "state", env=env)
+        # the sandbox has its own network: moto's port is forwarded into it
+        emu = Emulator(Path(tmp) / "state", env=env, forward=[int(url.rsplit(":", 1)[1])])
         inline, s3, logged = [], [], []
         emu.run(bundle.on_start_script)  # first boot: users, folders
         for _ in range(RUNS):

@@ -110,7 +110,8 @@ def run() -> str:
                        ("al2 (systemd, cron)", dict(platform="al2"), False),
                        ("al2023, one persisted conda env with ipykernel", dict(platform="al2023"), True)]
             for label, options, with_env in configs:
-                emu = Emulator(Path(tmp) / label.split()[0] / str(len(rows)), **options)
+                emu = Emulator(Path(tmp) / label.split()[0] / str(len(rows)), forward=[server.server_address[1]],
+                               **options)
                 if with_env and not _fake_env(emu.volume, emu.ec2_uid):
                     lines.append(f"- {label}: skipped (no /usr/bin/python3 venv or no ipykernel here)")
                     continue

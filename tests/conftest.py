@@ -149,7 +149,7 @@ def marked(result_or_text: Union[RunResult, str], tag: str) -> List[str]:
     inside = False
     prefix = f"[{tag}] "
     for line in text.splitlines():
-        if line.startswith(f"==> {tag} ("):
+        if line.startswith(f"==> {tag} (") and line.endswith(", fg)"):
             inside = True
         elif line.startswith(f"<== {tag}: "):
             inside = False

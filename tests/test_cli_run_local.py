@@ -106,3 +106,37 @@ def test_bad_input_is_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     done = cli("run-local", "--stop-ssm-agent", "--restarts", "-1")
     assert done.returncode == 2 and "--restarts: -1 must be 0 or more" in done.stderr
+
+
+def test_without_crontab_al2_is_one_line_exit_2(tmp_path, folder):
+    # this machine has crontab; the CLI runs as it is, with `crontab` made absent for the emulator's check
+    code = ("import shutil, sys\n"
+            "which = shutil.which\n"
+            "shutil.which = lambda name, *a, **k: None if name == 'crontab' else which(name, *a, **k)\n"
+            "from notebook_lifecycle.cli import main\n"
+            f"sys.exit(main(['run-local', {str(folder)!r}, '--platform', 'al2', '--restarts', '0']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("notebook-lifecycle: error: cron=True needs the crontab command")
+
+
+def test_steps_after_the_deadline_and_reboots_are_reported(tmp_path):
+    src = tmp_path / "startup"
+    src.mkdir()
+    (src / "10-slow.sh").write_text("#!/bin/bash\nsleep 3\ntouch /tmp/ready\n")
+    (src / "20-next.sh").write_text("#!/bin/bash\ntest -e /tmp/ready\n")
+    (src / "30-bad.sh").write_text("#!/bin/bash\nexit 5\n")
+    done = cli("run-local", str(src), "--deadline", "1", "--restarts", "0", "--as-root", "10-slow.sh")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "10-slow.sh                               root      detached" in out  # at the hook's return
+    assert "after the hook returned, the runner went on" in out
+    late = out[out.index("after the hook returned"):]
+    assert "10-slow.sh                               root      ok" in late
+    assert "20-next.sh                               ec2-user  ok" in late  # it waited for 10-slow.sh
+    assert "failed or detached after the hook returned: 30-bad.sh" in late
+    (src / "40-reboot.sh").write_text("#!/bin/bash\nreboot\n")
+    done = cli("run-local", str(src), "--restarts", "0", "--as-root", "40-reboot.sh")
+    assert done.returncode == 1
+    assert "FAILED: the script ran `reboot`: a real instance would restart in the middle of the hook" in done.stdout

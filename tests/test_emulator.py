@@ -80,7 +80,7 @@ def _cmdline(pid: str) -> str:
         return ""
 
 
-def test_network_is_the_hosts(emulator):
+def test_network_is_its_own_and_forward_reaches_the_host(make_emulator):
     import http.server
     import threading
 
@@ -100,15 +100,49 @@ def test_network_is_the_hosts(emulator):
     thread.start()
     try:
         port = server.server_address[1]
-        result = emulator.run(
-            f"#!/bin/bash\n/usr/bin/python3 -c \"import urllib.request;"
-            f"print(urllib.request.urlopen('http://127.0.0.1:{port}/').read().decode())\"\n"
-        )
+        fetch = (f"#!/bin/bash\n/usr/bin/python3 -c \"import urllib.request;"
+                 f"print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=10).read().decode())\"\n")
+        alone = make_emulator().run(fetch)
+        forwarded = make_emulator(forward=[port]).run(fetch)
     finally:
         server.shutdown()
         server.server_close()
+    assert alone.failed and "Connection refused" in alone.output  # the host's loopback is not the sandbox's
+    assert not forwarded.failed, forwarded.summary()
+    assert forwarded.output == "hello from the host\n"
+
+
+def test_port_8443_is_the_sandboxs_even_when_the_host_uses_it(make_emulator):
+    import socket
+
+    host = socket.socket()
+    host.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        host.bind(("0.0.0.0", 8443))
+        host.listen(1)
+    except OSError:
+        host.close()
+        host = None  # something on this machine has it already: the point holds all the more
+    try:
+        result = make_emulator().run(
+            "#!/bin/bash\n/usr/bin/python3 -c \"import socket;s=socket.socket();s.bind(('0.0.0.0',8443));"
+            "s.listen(1);c=socket.create_connection(('127.0.0.1',8443));print('listening on 8443')\"\n")
+    finally:
+        if host is not None:
+            host.close()
     assert not result.failed, result.summary()
-    assert result.output == "hello from the host\n"
+    assert result.output == "listening on 8443\n"
+
+
+def test_dev_is_minimal_and_bin_sh_is_bash(emulator):
+    result = emulator.run("#!/bin/bash\nls /dev | sort | tr '\\n' ' '; echo\n"
+                          "echo x >/dev/full || echo full-refuses; head -c 4 /dev/urandom | wc -c\n"
+                          "/bin/sh -c 'a=(1 2); echo sh-arrays ${#a[@]}'; test -e /dev/sda || echo no-disks\n")
+    assert not result.failed, result.summary()
+    lines = result.output.splitlines()
+    assert lines[0].split() == sorted(["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+                                       "stdout", "tty", "urandom", "zero"])
+    assert lines[-4:] == ["full-refuses", "4", "sh-arrays 2", "no-disks"]
 
 
 # -- how the hook runs --------------------------------------------------------------------------
@@ -445,3 +479,24 @@ def test_unavailable_is_a_runtime_error():
     assert issubclass(EmulatorUnavailable, RuntimeError)
     assert UNAVAILABLE == ("the notebook emulator needs Linux and root (it uses mount namespaces); "
                            "run it as root on Linux")
+
+
+def test_binds_under_a_0700_folder_are_reachable_for_ec2_user(make_emulator, tmp_path):
+    # a checkout (or a Python) inside a folder only root may enter, such as /root or a `mktemp -d` folder;
+    # /var/tmp, unlike /tmp, is seen through the overlay with its host modes
+    import shutil
+    import tempfile
+
+    parent = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        assert parent.stat().st_mode & 0o777 == 0o700
+        tool = parent / "checkout" / "bin" / "hello"
+        tool.parent.mkdir(parents=True)
+        tool.write_text("#!/bin/sh\necho hello from a 0700 parent\n")
+        tool.chmod(0o755)
+        result = make_emulator(binds=[parent / "checkout"]).run(
+            f"#!/bin/bash\nsudo -u ec2-user {tool}\nstat -c %a {parent}\n")
+    finally:
+        shutil.rmtree(parent)
+    assert not result.failed, result.summary()
+    assert result.output == "hello from a 0700 parent\n711\n"  # passable inside only; the host's stays 0700

@@ -7,6 +7,7 @@ in test_features_sandbox.py.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 
@@ -351,22 +352,47 @@ def test_minify_python_keeps_code_and_strings():
     )
     out = minify_python(src)
     assert out == (
-        "import os\n"
-        "X = 'a # not a comment'\n"
-        "Y = '''first\n"
+        "import os;X='a # not a comment';Y='''first\n"
         "    # kept inside the string\n"
         "  indented'''\n"
-        "def f():\n"
-        ' """only a docstring: kept, the body must not be empty"""\n'
-        "def g(a,\n"
-        "  b):\n"
-        " if a:\n"
-        "  return b\n"
+        'def f():"""only a docstring: kept, the body must not be empty"""\n'
+        "def g(a,b):\n"
+        " if a:return b\n"
         " return X\n"
     )
     ns: dict = {}
     exec(compile(out, "m", "exec"), ns)
     assert ns["Y"] == "first\n    # kept inside the string\n  indented" and ns["g"](1, 2) == 2 and ns["g"](0, 2) == X_VALUE
+
+
+def test_minify_python_renames_locals_only_where_safe():
+    src = (
+        "import os\n"
+        "counter = 0\n"
+        "def total(values, scale=1):\n"
+        "    global counter\n"
+        "    counter += 1\n"
+        "    result = [value * scale for value in values]\n"
+        "    label = 'n'\n"
+        "    shifted = list(map(lambda value: value + 1, result))\n"
+        "    return f'{label}={sum(result)}', shifted, os.sep\n"
+        "def caller(items):\n"
+        "    try:\n"
+        "        return total(items, scale=2)\n"
+        "    except ValueError as error:\n"
+        "        return error\n"
+    )
+    out = minify_python(src)
+    # renamed: shifted, values, items, and value (in the comprehension and the lambda alike)
+    for gone in ("value", "shifted", "items"):
+        assert gone not in out, (gone, out)
+    # kept: module names, globals, a parameter passed by keyword, names read in f-strings, except names
+    for kept in ("counter", "scale", "label", "result", "error", "total", "os.sep"):
+        assert kept in out, (kept, out)
+    ns: dict = {}
+    exec(compile(out, "m", "exec"), ns)
+    assert ns["caller"]([1, 2]) == ("n=6", [3, 5], os.sep) and ns["counter"] == 1
+    assert minify_python(src, rename=False).count("shifted") == 2
 
 
 X_VALUE = "a # not a comment"

@@ -222,7 +222,8 @@ def test_persist_dirs_survive_restarts_with_safe_modes(make_emulator, tmp_path, 
 
 
 def test_persist_dirs_never_act_as_root_on_planted_links(make_emulator):
-    emu = make_emulator()
+    # no binds: a bind under /root would make /root passable (a+x) inside, and /root's mode is checked here
+    emu = make_emulator(binds=())
     bundle = bundle_of(Features(persist_dirs=(".ssh",)))
     # ec2-user points the persisted .ssh at /root: the chmod runs as ec2-user and cannot touch it
     (emu.volume / ".persist").mkdir(parents=True)
@@ -376,7 +377,7 @@ def test_binaries_download_check_and_persist(make_emulator, web, platform, hide)
         Binary("missing", f"{url}/no-such-file", good),
         Binary("unreachable", f"http://127.0.0.1:{free_port()}/x", good),
     )))
-    emu = make_emulator(platform=platform, hide=hide)
+    emu = make_emulator(platform=platform, hide=hide, forward=[int(url.rsplit(':', 1)[1])])
     after = [f"cd {VOL}/.bin && find . -printf '%p %u %m\\n' | sort", "sudo -u ec2-user -H bash -lc good"]
     result = boot(emu, bundle, after)
     assert result.after_outputs == [
@@ -410,7 +411,8 @@ def test_binaries_fail_closed_when_the_sha256_cannot_be_checked(make_emulator, w
     bundle = bundle_of(Features(binaries=(Binary("good", f"{url}/tool", hashlib.sha256(tool).hexdigest()),)))
     emu = make_emulator(hide=("sha256sum",) if how == "missing" else (),
                         stubs=("sha256sum",) if how == "silent" else (),  # succeeds and prints nothing
-                        setup=BROKEN_SHA256SUM if how == "failing" else "")
+                        setup=BROKEN_SHA256SUM if how == "failing" else "",
+                        forward=[int(url.rsplit(':', 1)[1])])
     result = boot(emu, bundle, [f"ls -A {VOL}/.bin; echo end"])
     assert paths == ["/tool"]  # it was downloaded...
     assert result.after_outputs == ["end\n"]  # ...and not installed, not even as a temporary file
@@ -431,7 +433,7 @@ def test_binaries_without_a_sha256_install_over_https_only(make_emulator, web):
     with pytest.raises(BundleError, match=r"binaries\[other\]\.url: .* is plain http://"):
         Binary("other", f"{url}/other")
     bundle = bundle_of(Features(binaries=(Binary("other", f"{url}/other", hashlib.sha256(data).hexdigest()),)))
-    emu = make_emulator()
+    emu = make_emulator(forward=[int(url.rsplit(':', 1)[1])])
     tsv = "/startup/.notebook-lifecycle/features/binaries.tsv"
     result = boot(emu, bundle, [
         f"rm {VOL}/.bin/other; printf 'other\\t{url}/other\\t-\\n' >{tsv}; "
@@ -507,7 +509,9 @@ def test_autostop_detached_loop_has_no_duplicates(make_emulator):
     bundle = bundle_of(Features(autostop=Autostop(idle_minutes=5)))
     count = "pgrep -f '[a]utostop-loop' | wc -l; cat /run/notebook-lifecycle-autostop.pid"
     after = [count, RERUN, count, RERUN, count, "ls /etc/cron.d /etc/systemd/system/notebook-lifecycle-autostop.timer; true",
-             "sleep 1; grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' /var/log/jupyter.log"]
+             # each loop logs its first check at once; wait for the third (bounded), however loaded the machine
+             "for _ in $(seq 100); do n=$(grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' "
+             "/var/log/jupyter.log); [ \"$n\" -ge 3 ] && break; sleep 0.2; done; echo \"$n\""]
     for _ in range(2):
         result = boot(emu, bundle, after)
         first, _, second, _, third, other, checks = result.after_outputs
@@ -557,7 +561,7 @@ def test_all_features_together_are_idempotent(make_emulator, web, platform):
     bundle = bundle_of(features, user)
     assert bundle.feature_names == ("stop-ssm-agent", "environment", "persist-dirs", "persistent-conda",
                                     "binaries", "autostop")
-    emu = make_emulator(platform=platform)
+    emu = make_emulator(platform=platform, forward=[int(url.rsplit(':', 1)[1])])
     first = boot(emu, bundle, SNAPSHOT)
     # feature steps run before the user's, which sees the environment and the bin dir
     assert marked(first, "10-user.sh") == [f"user step: x'y {VOL}/.bin/tool"]
@@ -575,7 +579,7 @@ def test_all_features_together_are_idempotent(make_emulator, web, platform):
 # -- autostop on the instance, end to end ---------------------------------------------------------
 @pytest.fixture
 def moto(tmp_path):
-    """A moto server on the host (the sandbox shares the network) with one InService notebook instance."""
+    """A moto server on the host (the sandbox reaches it through `forward`) with one InService notebook instance."""
     boto3 = pytest.importorskip("boto3")
     with moto_server() as url:
         sm = boto3.client("sagemaker", region_name="eu-west-1", endpoint_url=url,
@@ -601,7 +605,8 @@ def test_autostop_stops_an_idle_instance_with_ec2_users_boto3(make_emulator, mot
     wrapper = f'#!/bin/sh\nid -un >>/tmp/python-ran-as\nPYTHONPATH={site} exec /usr/bin/python3 -S "$@"\n'
     setup = (f"install -d -o ec2-user -g ec2-user {conda} && printf %s {shlex.quote(wrapper)} >{conda}/python && "
              f"chown ec2-user:ec2-user {conda}/python && chmod 755 {conda}/python")
-    emu = make_emulator(metadata=meta, setup=setup)
+    emu = make_emulator(metadata=meta, setup=setup,
+                        forward=[int(url.rsplit(':', 1)[1]), int(jupyter.rsplit(':', 1)[1])])
     bundle = bundle_of(Features(autostop=Autostop(idle_minutes=1)))
     env = (f"AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
            f"NL_AUTOSTOP_JUPYTER_URL={jupyter}")

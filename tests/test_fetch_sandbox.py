@@ -2,8 +2,9 @@
 
 The payload is a real ``Bundle``'s (its files read back with ``unbundle.read_script``
 and packed again: the tarball is deterministic). The hook reaches the servers
-through the environment that :func:`hook_env` builds: the one place to change
-when the emulator gets a network of its own.
+through the environment that :func:`hook_env` builds; the sandbox has a network of
+its own, so :func:`reach` also forwards the server's port into it (an unreachable
+endpoint is left unforwarded: nothing listens there inside).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ AFTER = ["cat /root/ran-10 /home/ec2-user/ran-20 /home/ec2-user/ran-30 2>&1; ls 
 def hook_env(endpoint: str) -> dict:
     """What the hook needs to reach the S3 stand-in at ``endpoint`` (an URL the sandbox can reach)."""
     return {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s" * 40}
+
+
+def reach(endpoint: str, forward: bool = True) -> dict:
+    """Emulator options for a hook that talks to ``endpoint``: its environment, and the port forwarded."""
+    return {"env": hook_env(endpoint), "forward": [int(endpoint.rsplit(":", 1)[1])] if forward else []}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +99,7 @@ def assert_ran_nothing(result):
 
 
 def test_the_fetched_payload_runs_every_script(make_emulator, s3, payload):
-    emu = make_emulator(env=hook_env(s3))
+    emu = make_emulator(**reach(s3))
     result = emu.run(script_for(payload), after=AFTER)
     assert_ran_everything(result)
     assert re.fullmatch(rf"notebook-lifecycle: on-start: fetched s3://{BUCKET}/good\.tar\.xz \({len(payload)} bytes, "
@@ -108,7 +114,7 @@ def test_the_fetched_payload_runs_every_script(make_emulator, s3, payload):
 def test_a_bad_object_or_endpoint_leaves_the_start_going_and_runs_nothing(make_emulator, s3, payload, case):
     key = {"tampered": "tampered.tar.xz", "missing": "missing.tar.xz"}.get(case, "good.tar.xz")
     endpoint = f"http://127.0.0.1:{free_port()}" if case == "unreachable" else s3
-    emu = make_emulator(env=hook_env(endpoint))
+    emu = make_emulator(**reach(endpoint, forward=case != "unreachable"))
     result = emu.run(script_for(payload, key), after=AFTER)
     assert_ran_nothing(result)
     why = {"tampered": r"sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(changed\); not used",
@@ -124,7 +130,7 @@ def test_a_stalled_endpoint_is_given_up_in_time(make_emulator, payload):
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)  # accepts connections (the kernel does) and never answers
     try:
-        emu = make_emulator(env=hook_env(f"http://127.0.0.1:{listener.getsockname()[1]}"))
+        emu = make_emulator(**reach(f"http://127.0.0.1:{listener.getsockname()[1]}"))
         result = emu.run(script_for(payload, fetch_seconds=5), after=AFTER)
     finally:
         listener.close()
@@ -134,24 +140,24 @@ def test_a_stalled_endpoint_is_given_up_in_time(make_emulator, payload):
 
 
 def test_a_restart_without_s3_runs_the_verified_copy(make_emulator, s3, payload):
-    first = make_emulator(env=hook_env(s3))
+    first = make_emulator(**reach(s3))
     assert_ran_everything(first.run(script_for(payload), after=AFTER))
-    again = make_emulator(state_dir=first.state_dir, env=hook_env(f"http://127.0.0.1:{free_port()}"))
+    again = make_emulator(state_dir=first.state_dir, **reach(f"http://127.0.0.1:{free_port()}", forward=False))
     result = again.run(script_for(payload), after=AFTER)
     assert_ran_everything(result)
     assert fetch_line(result).endswith(": Connection refused; running the copy kept on the volume (sha256 verified)")
 
 
 def test_a_copy_changed_on_the_volume_is_not_run(make_emulator, s3, payload):
-    first = make_emulator(env=hook_env(s3))
+    first = make_emulator(**reach(s3))
     assert_ran_everything(first.run(script_for(payload), after=AFTER))
     cache = first.state_dir / CACHE
-    offline = hook_env(f"http://127.0.0.1:{free_port()}")
+    offline = reach(f"http://127.0.0.1:{free_port()}", forward=False)
 
     # 1. changed in place (as root could): same size, one byte off
     data = cache.read_bytes()
     cache.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    result = make_emulator(state_dir=first.state_dir, env=offline).run(script_for(payload), after=AFTER)
+    result = make_emulator(state_dir=first.state_dir, **offline).run(script_for(payload), after=AFTER)
     assert_ran_nothing(result)
     assert "the cached copy: sha256 " in result.output and "(changed); not used" in result.output
 
@@ -160,7 +166,7 @@ def test_a_copy_changed_on_the_volume_is_not_run(make_emulator, s3, payload):
     shutil.rmtree(folder)
     folder.mkdir()
     (folder / "on-start.payload").write_bytes(payload)
-    emu = make_emulator(state_dir=first.state_dir, env=offline)
+    emu = make_emulator(state_dir=first.state_dir, **offline)
     os.chown(folder, emu.ec2_uid, emu.ec2_uid)
     os.chown(folder / "on-start.payload", emu.ec2_uid, emu.ec2_uid)
     result = emu.run(script_for(payload), after=AFTER)
@@ -175,6 +181,6 @@ def test_a_copy_changed_on_the_volume_is_not_run(make_emulator, s3, payload):
     elsewhere.mkdir()
     (elsewhere / "on-start.payload").write_bytes(payload)
     folder.symlink_to("mine")
-    result = make_emulator(state_dir=first.state_dir, env=offline).run(script_for(payload), after=AFTER)
+    result = make_emulator(state_dir=first.state_dir, **offline).run(script_for(payload), after=AFTER)
     assert_ran_nothing(result)
     assert not folder.is_symlink() and (elsewhere / "on-start.payload").read_bytes() == payload

@@ -4,6 +4,8 @@
   (minified by ``bundle.minify_shell``), and parses with ``bash -n``;
 * the shell files keep the minifier's contract (no heredocs) and avoid bash > 4.2
   features (AL2 ships bash 4.2);
+* the emulator's own bash (``emulator/*.sh``: its PID 1 and the recording stubs, each stub as
+  installed: ``stub-head.sh`` plus its body) passes shellcheck too;
 * ``autostop.py`` runs on Python 3.9 (vermin), imports only the standard library plus
   boto3/botocore, and its shipped (minified) form compiles and says the same.
 """
@@ -23,6 +25,8 @@ from notebook_lifecycle.shipped import minify_python, minify_shell, shipped_file
 
 ON_INSTANCE = Path(__file__).resolve().parent.parent / "constructs" / "notebook_lifecycle" / "on_instance"
 SHELL_FILES = sorted(ON_INSTANCE.rglob("*.sh"))
+EMULATOR = ON_INSTANCE.parent / "emulator"
+EMULATOR_FILES = sorted(EMULATOR.glob("*.sh"))
 AUTOSTOP = ON_INSTANCE / "features" / "autostop.py"
 BIN = Path(sys.executable).parent
 
@@ -52,6 +56,18 @@ def test_shellcheck_passes(path):
     proc = subprocess.run([shellcheck(), "-s", "bash", "-x", str(path)], capture_output=True, text=True,
                           cwd=path.parent, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", EMULATOR_FILES, ids=lambda p: p.name)
+def test_emulator_shell_files_pass_shellcheck(path, tmp_path):
+    target = path
+    if path.name.startswith("stub-") and path.name != "stub-head.sh":
+        target = tmp_path / path.name  # a stub as the emulator installs it
+        target.write_text((EMULATOR / "stub-head.sh").read_text() + path.read_text())
+    proc = subprocess.run([shellcheck(), "-s", "bash", str(target)], capture_output=True, text=True,
+                          cwd=path.parent, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {"init.sh", "stub-head.sh", "stub-systemctl.sh"} <= {p.name for p in EMULATOR_FILES}
 
 
 @pytest.mark.parametrize("path", SHELL_FILES, ids=rel)
@@ -124,12 +140,28 @@ def test_shipped_autostop_is_the_minified_source():
     shipped = shipped_file("features/autostop.py").decode()
     assert shipped == minify_python(AUTOSTOP.read_text())
     compile(shipped, "autostop.py", "exec")
-    # same code: the ASTs match once docstrings are dropped from the source
-    def strip(tree):
+
+    # same code: the ASTs match once docstrings are dropped from the source and the local names of
+    # each function are numbered in order of appearance (the minifier renames them consistently)
+    def strip(tree, canon=True):
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
             if isinstance(body, list) and len(body) > 1 and isinstance(body[0], ast.Expr) \
                     and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
                 node.body = body[1:]
+        for fn in tree.body if canon else ():
+            if isinstance(fn, ast.FunctionDef):
+                nodes = list(ast.walk(fn))
+                bound = {n.arg for n in nodes if isinstance(n, ast.arg)} | {
+                    n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                names: dict = {}
+                for n in nodes:
+                    attr = "arg" if isinstance(n, ast.arg) else "id" if isinstance(n, ast.Name) else None
+                    if attr and getattr(n, attr) in bound:
+                        setattr(n, attr, names.setdefault(getattr(n, attr), f"_v{len(names)}"))
         return ast.dump(tree)
-    assert strip(ast.parse(shipped)) == strip(ast.parse(AUTOSTOP.read_text()))
+    source = AUTOSTOP.read_text()
+    assert strip(ast.parse(shipped)) == strip(ast.parse(source))
+    # without renaming, the very same names
+    assert strip(ast.parse(minify_python(source, rename=False)), False) == strip(ast.parse(source), False)
+    assert strip(ast.parse(shipped), False) != strip(ast.parse(source), False)  # renamed, really

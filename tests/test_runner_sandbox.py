@@ -56,7 +56,8 @@ def test_failing_hanging_and_stdin_reading_steps_do_not_stop_the_start(make_emul
         as_root=["40-next.sh", "50-last.sh"],
         deadline_seconds=3,
     )
-    emu = make_emulator()
+    # after the deadline each step waits for the one before it, here up to 2 s
+    emu = make_emulator(env={"NL_STEP_LIMIT": "2"})
     result = emu.run(bundle.on_start_script, after=[
         wait_for("/tmp/last-ran"),
         "test -e /tmp/next-ran && echo next-ran",
@@ -185,7 +186,7 @@ def test_background_steps_are_started_and_not_waited_for(make_emulator, make_bun
          "20-fg.sh": "#!/bin/bash\necho fg\n"},
         background=["10-bg.sh"],
     )
-    result = make_emulator().run(bundle.on_start_script, after=[
+    result = make_emulator(drain=0).run(bundle.on_start_script, after=[
         "test -e /tmp/bg-done && echo done || echo pending; pgrep -f 10-bg.sh >/dev/null && echo running",
         wait_for("/tmp/bg-done") + "; stat -c %U /tmp/bg-done",
         f"sleep 0.2; cat {LOGS}/*.log",
@@ -232,7 +233,8 @@ def test_without_any_decompressor_the_start_still_returns_0(make_emulator, make_
     bundle = make_bundle({"a.sh": "#!/bin/bash\necho ran\n"})
     result = make_emulator(hide=("xz", "python3")).run(bundle.on_start_script)
     assert result.exit_code == 0
-    assert "notebook-lifecycle: cannot unpack" in result.output
+    assert "notebook-lifecycle: cannot unpack, needs python3 lzma tar" in result.output
+    assert "python3: command not found" in result.output  # the shell names the missing tool
     assert "ran" not in result.output
 
 

@@ -623,17 +623,18 @@ class Bundle:
     def _decoder(self, hook: str, install_dir: str) -> str:
         # unbundle.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
         # Every character here is paid in every bundle: keep it short. The runner sets PATH itself;
-        # SageMaker's PATH has /usr/bin, where python3, base64 and tar live.
+        # SageMaker's PATH has /usr/bin, where python3, base64 and tar live. When one is missing, the
+        # shell's own error line names it (and python's names a missing lzma module).
         d = install_dir
         if self.compression == "xz":
-            unpack = f"{_PY_DECODE}<<'P'|tar -xmf- -C {d}"
+            unpack, tools = f"{_PY_DECODE}<<'P'|tar -xmf- -C {d}", "python3 lzma tar"
         else:
-            unpack = f"base64 -d<<'P'|tar -xzmf- -C {d}"
+            unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
         return (
             "#!/bin/bash\n"
             f"# notebook-lifecycle {__version__} {hook}\n"
             f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&{unpack}||"
-            "{ echo notebook-lifecycle: cannot unpack;exit 0;}\n"
+            f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
             f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"

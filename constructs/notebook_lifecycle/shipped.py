@@ -9,7 +9,10 @@ Users' files are never touched.
 from __future__ import annotations
 
 import ast
+import builtins
 import io
+import keyword
+import string
 import tokenize
 from functools import lru_cache
 from importlib import resources
@@ -51,12 +54,19 @@ def minify_shell(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def minify_python(text: str) -> str:
-    """Drop comments, docstrings and blank lines of one of *our* Python files; indent by one space a level.
+def minify_python(text: str, rename: bool = True) -> str:
+    """Shrink one of *our* Python files; the result is checked by compiling it.
 
-    Other string literals (multi-line ones included) are kept as they are. The
-    result is checked by compiling it. Only for files written with 4-space
-    indentation, such as ``on_instance/features/autostop.py``.
+    * comments, docstrings and blank lines go (a docstring that is a block's only statement stays);
+    * each logical line becomes one physical line, indented by one space a level, with a space
+      between two tokens only where Python needs one (``a,b=f(x,y)``);
+    * consecutive simple statements of a block are joined with ``;``, and a block of one line
+      goes on its header's line (``if not m:return None``);
+    * with ``rename``, the local variables and parameters of each top-level function get the
+      shortest names unused in the file (see :func:`_local_renames`). Module-level names,
+      attributes, keyword parameters and everything inside f-strings keep theirs.
+
+    String literals (multi-line ones included) are kept as written. Users' files are never touched.
     """
     tree = ast.parse(text)
     doc_rows: set = set()
@@ -66,23 +76,170 @@ def minify_python(text: str) -> str:
             first = body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
                 doc_rows.update(range(first.lineno, first.end_lineno + 1))
-    lines = [list(line) for line in text.splitlines()]
-    verbatim: set = set()  # continuation rows of kept multi-line strings
+    renames = _local_renames(tree, text) if rename else {}
+    src = text.splitlines(keepends=True)
+
+    def source(start: tuple, end: tuple) -> str:
+        (r1, c1), (r2, c2) = start, end
+        if r1 == r2:
+            return src[r1 - 1][c1:c2]
+        return src[r1 - 1][c1:] + "".join(src[r1:r2 - 1]) + src[r2 - 1][:c2]
+
+    lines: list = []  # [level, text, kind]: kind "simple", "header" (ends with ':') or "closed"
+    level, words, kinds = 0, [], []  # words: token texts of the current logical line; kinds: their types
+    fstring = None  # (start, depth) while inside an f-string that tokenize splits up (Python 3.12+)
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-        if tok.type == tokenize.COMMENT:
-            row, col = tok.start
-            lines[row - 1][col:] = []
-        elif tok.type == tokenize.STRING and tok.start[0] != tok.end[0] and tok.start[0] not in doc_rows:
-            verbatim.update(range(tok.start[0] + 1, tok.end[0] + 1))
-    out = []
-    for row, chars in enumerate(lines, 1):
-        line = "".join(chars)
-        if row in verbatim:
-            out.append(line)
-        elif row not in doc_rows and line.strip():
-            body = line.rstrip()
-            indent = len(body) - len(body.lstrip(" "))
-            out.append(" " * (indent // 4) + body.lstrip(" "))
+        kind = tokenize.tok_name[tok.type]
+        if fstring is not None:
+            depth = fstring[1] + (kind == "FSTRING_START") - (kind == "FSTRING_END")
+            fstring = (fstring[0], depth)
+            if depth == 0:
+                words.append(source(fstring[0], tok.end))
+                kinds.append("STRING")
+                fstring = None
+            continue
+        if kind == "FSTRING_START":
+            fstring = (tok.start, 1)
+            continue
+        if kind == "INDENT":
+            level += 1
+        elif kind == "DEDENT":
+            level -= 1
+        elif kind == "NEWLINE":
+            if words and tok.start[0] not in doc_rows:
+                lines.append([level, _join_tokens(words, kinds), _line_kind(words)])
+            words, kinds = [], []
+        elif kind not in ("COMMENT", "NL", "ENDMARKER", "ENCODING"):
+            words.append(renames.get(tok.start, tok.string) if kind == "NAME" else tok.string)
+            kinds.append(kind)
+    # consecutive simple statements of one block: one line
+    joined: list = []
+    for line in lines:
+        prev = joined[-1] if joined else None
+        if prev and prev[2] == line[2] == "simple" and prev[0] == line[0]:
+            prev[1] += ";" + line[1]
+        else:
+            joined.append(list(line))
+    # a header whose block is one (simple) line: together
+    out: list = []
+    i = 0
+    while i < len(joined):
+        level, body, kind = joined[i]
+        nxt = joined[i + 1] if i + 1 < len(joined) else None
+        after = joined[i + 2] if i + 2 < len(joined) else None
+        if kind == "header" and nxt and nxt[2] == "simple" and nxt[0] == level + 1 and (after is None or after[0] <= level):
+            out.append(" " * level + body + nxt[1])
+            i += 2
+            continue
+        out.append(" " * level + body)
+        i += 1
     result = "\n".join(out) + "\n"
     compile(result, "<minified>", "exec")
     return result
+
+
+_COMPOUND = frozenset({"if", "elif", "else", "for", "while", "try", "except", "finally", "with", "def", "class",
+                       "async", "@"})
+
+
+def _line_kind(words: list) -> str:
+    if words[-1] == ":":
+        return "header"
+    return "closed" if words[0] in _COMPOUND else "simple"
+
+
+def _join_tokens(words: list, kinds: list) -> str:
+    """Token texts with a space only where two would fuse (``return x``, ``1 if``, ``in b''``)."""
+    out = words[0]
+    for prev_kind, word, kind in zip(kinds, words[1:], kinds[1:]):
+        if word == "}" and out[-1] == ",":
+            out = out[:-1]
+        elif (out[-1].isalnum() or out[-1] == "_") and (word[0].isalnum() or word[0] == "_") \
+                or prev_kind == "NUMBER" and word[0] == ".":
+            out += " "
+        out += word
+    return out
+
+
+def _local_renames(tree: ast.Module, text: str) -> dict:
+    """``{(row, col): new name}`` for the NAME tokens of function-local names, per top-level function.
+
+    A name is renamed only where that is certainly safe: it is a parameter or assigned in the
+    function (or in a lambda or comprehension inside it), it is not a module-level name, a builtin,
+    declared global/nonlocal, imported, an ``except ... as`` name, used inside an f-string, or a
+    parameter name that some call in the file passes by keyword. Functions with a nested def or
+    class are left alone. Every use inside the function is renamed alike, so shadowing in a lambda or
+    comprehension stays consistent. New names are the shortest ones that appear nowhere in the file
+    (not even as attributes), the most used local first.
+    """
+    taken = set(keyword.kwlist) | set(dir(builtins)) | {
+        t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME}
+    module_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _module_bound(tree)
+    by_keyword = {k.arg for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg}
+    rows = text.splitlines()
+
+    def col(node) -> int:  # ast counts UTF-8 bytes, tokenize counts characters
+        return len(rows[node.lineno - 1].encode()[: node.col_offset].decode())
+
+    renames: dict = {}
+    for fn in tree.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        inner = [n for n in ast.walk(fn) if n is not fn]
+        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in inner):
+            continue
+        keep = set(module_names) | set(dir(builtins))
+        for n in inner:
+            if isinstance(n, (ast.Global, ast.Nonlocal)):
+                keep.update(n.names)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                keep.update((a.asname or a.name).split(".")[0] for a in n.names)
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                keep.add(n.name)
+            elif isinstance(n, ast.JoinedStr):
+                keep.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name))
+        args = [a for n in [fn] + inner if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                for a in _arguments(n.args)]
+        names = [n for n in inner if isinstance(n, ast.Name)]
+        keep.update(a.arg for a in args if a.arg in by_keyword)
+        bound = {a.arg for a in args} | {n.id for n in names if isinstance(n.ctx, ast.Store)}
+        uses: dict = {}
+        for name in [a.arg for a in args] + [n.id for n in names]:
+            if name in bound and name not in keep:
+                uses[name] = uses.get(name, 0) + 1
+        fresh = (s for s in _short_names() if s not in taken)
+        new = {old: next(fresh) for old in sorted(uses, key=lambda n: (-uses[n], n))}
+        new = {old: short for old, short in new.items() if len(short) < len(old)}
+        for a in args:
+            if a.arg in new:
+                renames[(a.lineno, col(a))] = new[a.arg]
+        for n in names:
+            if n.id in new:
+                renames[(n.lineno, col(n))] = new[n.id]
+    return renames
+
+
+def _arguments(a: ast.arguments) -> list:
+    return a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]
+
+
+def _module_bound(tree: ast.Module) -> set:
+    """Names bound at module level (assigned, defined, imported), which functions may read as globals."""
+    out = set()
+    for node in tree.body:
+        for n in ast.walk(node) if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else [node]:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(n.name)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                out.update((a.asname or a.name).split(".")[0] for a in n.names)
+    return out
+
+
+def _short_names():
+    letters = string.ascii_letters
+    yield from letters
+    for a in letters:
+        for b in letters + string.digits + "_":
+            yield a + b

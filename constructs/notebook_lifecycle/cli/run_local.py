@@ -14,10 +14,12 @@ from ._common import _add_bundle_options, _bundle_from, _bundles_in, _command, _
 
 _RUN_LOCAL_DESCRIPTION = """\
 Boot the on-start (and, on the first start, the on-create) script in the notebook-instance
-emulator: a throwaway copy of this machine's root filesystem in a private mount namespace,
-with a user ec2-user, /home/ec2-user/SageMaker kept between restarts, and recording stubs
-for systemctl and the SSM agent. Prints each step's user, status and seconds, the total
-against the 5-minute limit, and what would have failed on a real instance.
+emulator: a throwaway copy of this machine's root filesystem in private mount, PID and
+network namespaces, with a user ec2-user, /home/ec2-user/SageMaker kept between restarts,
+and recording stubs for systemctl, the SSM agent and reboot/shutdown. Prints each step's
+user, status and seconds, the total against the 5-minute limit, the steps that ran after
+the deadline (it waits for them, up to 60 s), and what would have failed on a real instance
+(a non-zero exit, over 5 minutes, or a reboot in the middle of the hook).
 
 TARGET is a folder of startup scripts (built as `build` would, with the same options), an
 on-start script (ours or hand-written), or a synthesized CloudFormation template. Needs
@@ -48,11 +50,15 @@ def _run_local(args: argparse.Namespace) -> int:
     reason = emulator.unavailable_reason()
     if reason:
         raise BundleError(reason)
-    with contextlib.ExitStack() as stack:
-        state = args.state or stack.enter_context(tempfile.TemporaryDirectory(prefix="notebook-lifecycle-state-"))
-        emu = emulator.Emulator(state, platform=args.platform)
-        boots = [emu.start(on_start, on_create)]
-        boots += [emu.run(on_start) for _ in range(args.restarts) if on_start is not None]
+    try:
+        with contextlib.ExitStack() as stack:
+            state = args.state or stack.enter_context(tempfile.TemporaryDirectory(prefix="notebook-lifecycle-state-"))
+            emu = emulator.Emulator(state, platform=args.platform)
+            boots = [emu.start(on_start, on_create)]
+            boots += [emu.run(on_start) for _ in range(args.restarts) if on_start is not None]
+    except (emulator.EmulatorUnavailable, emulator.EmulatorError, OSError, ValueError) as exc:
+        # every error is one line (exit 2): a missing crontab, a sandbox that broke, an unwritable --state
+        raise BundleError(" ".join(str(exc).split()) or type(exc).__name__) from None
     failed = []
     for number, result in enumerate(boots, start=1):
         print(f"boot {number} ({'first start' if number == 1 else 'restart'}, {args.platform})")
@@ -99,6 +105,16 @@ def _describe_hook(result: Any) -> str:
     failed_steps = [row.split()[0] for row in table[1:] if "failed(" in row]
     if failed_steps:
         lines.append(f"    failed steps (logged; they do not fail the start): {', '.join(failed_steps)}")
+    late = result.late_summary
+    if late:
+        lines.append("    after the hook returned, the runner went on (steps after the deadline, background steps); "
+                     "final summary from the log:")
+        lines += [f"      {row}" for row in late]
+        failed_late = [row.split()[0] for row in late[1:] if "failed(" in row or " detached " in row]
+        if failed_late:
+            lines.append(f"    failed or detached after the hook returned: {', '.join(failed_late)}")
+    if result.drained is False:
+        lines.append("    warning: the runner was still running steps when the emulator stopped waiting for it")
     lines += [f"    stubbed call: {call}" for call in result.calls]
     if result.failed or not table:
         lines += [f"    | {line}" for line in result.output.rstrip("\n").splitlines()[-15:]]

@@ -19,9 +19,10 @@ log on stdout) are also set by NL_AUTOSTOP_<NAME>=1. main() puts them in the
 module's `args`. Jupyter's token files are looked for in $JUPYTER_RUNTIME_DIR
 and in ec2-user's and root's runtime folders.
 
-Shipped with comments, docstrings and blank lines stripped, indented by one space.
-Comments cost nothing on the instance, code does (the whole on-start script must
-fit in 16 KiB of base64): keep the code plain, the messages short, the knobs few.
+Shipped minified (shipped.minify_python: no comments or docstrings, minimal
+spacing, local names shortened). Comments cost nothing on the instance, code
+does (the whole on-start script must fit in 16 KiB of base64): keep the code
+plain, the messages short, the knobs few, and say each thing once.
 """
 
 import argparse
@@ -34,18 +35,18 @@ import ssl
 import stat
 import subprocess
 import sys
-import urllib.error
 import urllib.request
 
 UTC = dt.timezone.utc
+HOME = "/home/ec2-user/"
 SETTINGS = {  # False: a flag
     "idle-seconds": "3600",
     "jupyter-url": "https://localhost:8443",
     "metadata": "/opt/ml/metadata/resource-metadata.json",
     "state": "/var/lib/notebook-lifecycle/autostop.json",
-    "logs": "/var/log/jupyter.log:/home/ec2-user/SageMaker/.lifecycle/logs/autostop.log",
+    "logs": "/var/log/jupyter.log:" + HOME + "SageMaker/.lifecycle/logs/autostop.log",
     # tried in order for the AWS calls, which run as aws-user ("": as whoever runs this)
-    "pythons": "/home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin/python:/home/ec2-user/anaconda3/envs/python3/bin/python:/usr/bin/python3",
+    "pythons": HOME + "anaconda3/envs/JupyterSystemEnv/bin/python:" + HOME + "anaconda3/envs/python3/bin/python:/usr/bin/python3",
     "aws-user": "ec2-user",
     "ignore-connections": False,
     "dry-run": False,
@@ -58,13 +59,11 @@ def parse_time(value):
     """An aware UTC datetime from ISO-8601 text ('Z', +hh:mm, any fraction; naive is UTC), else None."""
     m = isinstance(value, str) and re.match(
         r"(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d{1,6})\d*)?)?)?\s*(?:[Zz]|([+-]\d\d):?(\d\d)?)?$", value.strip())
-    if not m:
-        return None
-    # what is left out is 0: y, mo, d, h, mi, s, microseconds (at most 6 digits, padded), offset "+hh" and "mm"
-    *ymdhms, frac, oh, om = m.groups("0")
     try:
+        # what is left out is 0: y, mo, d, h, mi, s, microseconds (at most 6 digits, padded), offset "+hh" and "mm"
+        *ymdhms, frac, oh, om = m.groups("0")
         t = dt.datetime(*map(int, ymdhms), int(frac.ljust(6, "0")), UTC)
-    except ValueError:
+    except (AttributeError, ValueError):  # no match; a day or hour out of range
         return None
     return t - dt.timedelta(hours=int(oh), minutes=int(oh[0] + om))  # the minutes take the sign of the hours
 
@@ -73,28 +72,33 @@ def iso(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def opendir(path):
+    """(fd of the folder of `path`, the folder, the name in it): name-relative opens from it follow no link above."""
+    d, name = os.path.split(os.path.abspath(path))
+    return os.open(d, os.O_RDONLY | os.O_DIRECTORY), d, name
+
+
 def safe_open(path, flags):
     """os.open without following a symlink, in a folder that, when we are root, only root can change
     and that is where its name says: ec2-user owns ~/SageMaker and could swap a folder there for a link.
     Appending to one of our own logs (not /var/log's) first rotates it once past 512 KiB."""
-    d, name = os.path.split(os.path.abspath(path))
-    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    dfd, d, name = opendir(path)
     try:
         st = os.fstat(dfd)
-        writable = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid)  # by others, or a group but root's
-        if os.geteuid() == 0 and (st.st_uid or writable or os.readlink("/proc/self/fd/%d" % dfd) != d):
+        # writable by others, or by a group that is not root's, or reached through a link
+        if os.geteuid() == 0 and (st.st_uid or st.st_mode & 2 or st.st_mode & 16 and st.st_gid
+                                  or os.readlink("/proc/self/fd/%d" % dfd) != d):
             raise PermissionError("not a root-only folder: " + d)
-        if flags & os.O_APPEND and d != "/var/log" and name in os.listdir(dfd):
-            if os.stat(name, dir_fd=dfd, follow_symlinks=False).st_size > 1 << 19:
-                os.replace(name, name + ".1", src_dir_fd=dfd, dst_dir_fd=dfd)
+        if flags & os.O_APPEND and d != "/var/log" and name in os.listdir(dfd) \
+                and os.stat(name, dir_fd=dfd, follow_symlinks=False).st_size > 1 << 19:
+            os.replace(name, name + ".1", src_dir_fd=dfd, dst_dir_fd=dfd)
         return os.open(name, flags | os.O_NOFOLLOW, 0o644, dir_fd=dfd)
     finally:
         os.close(dfd)
 
 
-def read_json(path, safe=False):
-    """At most 1 MiB of JSON; `safe`: through safe_open (our state file), else not blocking on a FIFO."""
-    fd = safe_open(path, os.O_RDONLY) if safe else os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+def load(fd):
+    """At most 1 MiB of JSON from the open file `fd` (closed after)."""
     with os.fdopen(fd, "rb") as fh:
         return json.loads(fh.read(1 << 20))
 
@@ -104,18 +108,17 @@ def read_token(path):
     following a link (O_NOFOLLOW), and the open file itself must be a regular file with one link,
     owned by root or by the owner of its folder. A link or a hard link planted by ec2-user (say,
     to a root-only file) is never read, whenever it is planted: nothing is checked before the open."""
-    d, name = os.path.split(path)
-    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    dfd, _, name = opendir(path)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
         owner = os.fstat(dfd).st_uid
     finally:
         os.close(dfd)
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid not in (0, owner):
-            raise ValueError("not a server file: " + path)
-        return str(json.loads(fh.read(1 << 20))["token"])
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid not in (0, owner):
+        os.close(fd)
+        raise ValueError("not a server file: " + path)
+    return str(load(fd)["token"])
 
 
 def log(msg):
@@ -135,12 +138,12 @@ def log(msg):
 
 def request(url):
     """(HTTP status, JSON) of a GET on Jupyter, with args.token if set; RuntimeError when it cannot be read."""
-    headers = {"Authorization": "token " + args.token} if args.token else {}
     try:
         # Jupyter's certificate is self-signed: the unverified context is the documented opt-out (PEP 476)
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10, context=ssl._create_unverified_context()) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "token " + args.token} if args.token else {}),
+                                    timeout=10, context=ssl._create_unverified_context()) as r:
             return 200, json.loads(r.read())
-    except urllib.error.HTTPError as e:
+    except urllib.request.HTTPError as e:  # urllib.error's, which urllib.request imports
         return e.code, None
     except (OSError, ValueError) as e:  # URLError is an OSError
         raise RuntimeError("cannot read %s: %s" % (url, e))
@@ -152,42 +155,24 @@ def get(path):
     url = args.jupyter_url.rstrip("/") + path
     code, data = request(url)
     if code in (401, 403) and not args.token:
-        dirs = [os.environ.get("JUPYTER_RUNTIME_DIR", ""), "/home/ec2-user/.local/share/jupyter/runtime", "/root/.local/share/jupyter/runtime"]
         # jpserver-<pid>.json: jupyter_server; nbserver-<pid>.json: the classic notebook server
-        for f in [f for d in dirs if d for f in glob.glob(d + "/*server-*.json")]:
-            try:
-                args.token = read_token(f)
-            except Exception:  # a link, not a server's file, or not readable
-                continue
-            code, data = request(url)
+        for d in os.environ.get("JUPYTER_RUNTIME_DIR", ""), HOME + ".local/share/jupyter/runtime", "/root/.local/share/jupyter/runtime":
+            for f in glob.glob(d + "/*server-*.json") if d else ():
+                try:
+                    args.token = read_token(f)
+                except Exception:  # a link, not a server's file, or not readable
+                    continue
+                code, data = request(url)
+                if code == 200:
+                    log("Jupyter asks for a token; using the one in " + f)
+                    break
             if code == 200:
-                log("Jupyter asks for a token; using the one in " + f)
                 break
     if code == 404 and path == "/api/terminals":  # terminals are disabled
         return []
     if code != 200:
         raise RuntimeError("%s answered HTTP %d" % (url, code))
     return data
-
-
-def survey(now):
-    """(reasons it is active now, activity times, inventory) of the kernels, sessions and terminals.
-    What is not shaped as expected raises; an error never stops the instance."""
-    kernels = {k["id"]: k for k in get("/api/kernels")}
-    sessions = get("/api/sessions")
-    for s in sessions:
-        if s.get("kernel"):  # normally in /api/kernels too; not if it started in between
-            kernels.setdefault(s["kernel"]["id"], s["kernel"])
-    terminals = get("/api/terminals")
-    active = []
-    for kid, k in kernels.items():
-        if k.get("execution_state") == "busy":
-            active.append("kernel %.8s is busy" % kid)
-        if k.get("connections") and not args.ignore_connections:
-            active.append("kernel %.8s has %s connection(s)" % (kid, k["connections"]))
-    # without a (readable) last_activity, a kernel or terminal counts as active now
-    seen = [parse_time(x.get("last_activity")) or now for x in list(kernels.values()) + terminals]
-    return active, seen, "%d kernel(s), %d session(s), %d terminal(s)" % (len(kernels), len(sessions), len(terminals))
 
 
 def aws(name, region, dry_run):
@@ -226,38 +211,50 @@ def stop(name, region):
     log("cannot stop %s: no Python with boto3 in %s" % (name, args.pythons))
 
 
-def remember(stored, t):
-    """Write the state file when the last activity it remembers changes."""
-    if iso(t) != stored:
+def check():
+    """One decision, logged. What is not shaped as expected raises (main logs it): an error never stops."""
+    now = dt.datetime.now(UTC)
+    try:
+        stored = load(safe_open(args.state, os.O_RDONLY))["last_activity"]
+    except Exception:  # none yet (the idle clock starts now), or unusable (then it cannot be written either)
+        stored = None
+    latest = parse_time(stored) or now
+    active = []
+    try:
+        kernels = {k["id"]: k for k in get("/api/kernels")}
+        sessions = get("/api/sessions")
+        for s in sessions:
+            if s.get("kernel"):  # normally in /api/kernels too; not if it started in between
+                kernels.setdefault(s["kernel"]["id"], s["kernel"])
+        terminals = get("/api/terminals")
+        for kid, k in kernels.items():
+            if k.get("execution_state") == "busy":
+                active.append("kernel %.8s is busy" % kid)
+            if k.get("connections") and not args.ignore_connections:
+                active.append("kernel %.8s has %s connection(s)" % (kid, k["connections"]))
+        # without a (readable) last_activity, a kernel or terminal counts as active now;
+        # a time in the future counts as now
+        latest = now if active else min(now, max([latest] + [
+            parse_time(x.get("last_activity")) or now for x in list(kernels.values()) + terminals]))
+        inventory = "%d kernel(s), %d session(s), %d terminal(s)" % (len(kernels), len(sessions), len(terminals))
+    except RuntimeError as e:
+        inventory = e
+    if iso(latest) != stored:  # the state file changes when the last activity it remembers does
         try:
             os.makedirs(os.path.dirname(args.state), exist_ok=True)
             with os.fdopen(safe_open(args.state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as fh:
-                json.dump({"last_activity": iso(t)}, fh)
+                json.dump({"last_activity": iso(latest)}, fh)
         except OSError as e:
             log("cannot write %s: %s" % (args.state, e))
-
-
-def check():
-    now = dt.datetime.now(UTC)
-    try:
-        stored = read_json(args.state, True)["last_activity"]
-    except Exception:  # none yet (the idle clock starts now), or unusable (then it cannot be written either)
-        stored = None
-    last = parse_time(stored) or now
-    try:
-        active, seen, inventory = survey(now)
-    except RuntimeError as e:
-        remember(stored, last)
-        return log("%s; not stopping" % e)
-    latest = now if active else min(now, max([last] + seen))  # a time in the future counts as now
-    remember(stored, latest)
     idle = int((now - latest).total_seconds())
+    if isinstance(inventory, RuntimeError):
+        return log("%s; not stopping" % inventory)
     if active:
         return log("active (%s): %s" % (inventory, "; ".join(active)))
     if idle < int(args.idle_seconds):
         return log("not idle long enough (%s): idle %ds of %ss" % (inventory, idle, args.idle_seconds))
     try:
-        meta = read_json(args.metadata)
+        meta = load(os.open(args.metadata, os.O_RDONLY | os.O_NONBLOCK))  # not blocking on a FIFO
         name, region = meta["ResourceName"], meta["ResourceArn"].split(":")[3]
     except Exception as e:
         return log("%s is unusable (%r); not stopping" % (args.metadata, e))

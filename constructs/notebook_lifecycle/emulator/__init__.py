@@ -4,12 +4,18 @@
 ``/``, executed by ``/bin/bash``, in a disposable copy of this machine's root
 filesystem dressed up as a SageMaker notebook instance:
 
-* an overlay (``lowerdir=/``, upper layer on a tmpfs) inside a private mount,
-  PID, UTS and IPC namespace; the network is the host's, so a script can reach
-  servers on ``localhost``. Nothing outside the state folder is written: the
-  user ``ec2-user``, ``/startup``, ``/etc/profile.d`` edits... all vanish when
-  the run ends, and the PID namespace takes every process that is still
-  running (detached or not) with it;
+* an overlay (``lowerdir=/``, upper layer on a tmpfs) inside private mount,
+  PID, UTS, IPC and network namespaces. Nothing outside the state folder is
+  written: the user ``ec2-user``, ``/startup``, ``/etc/profile.d`` edits... all
+  vanish when the run ends, and the PID namespace takes every process that is
+  still running (detached or not) with it;
+* its own network: only a loopback interface, so ports (8443...) are the
+  sandbox's own; ``forward=(port, ...)`` makes the host's ``127.0.0.1:port``
+  reachable at the same address inside (for test servers such as moto);
+* a minimal ``/dev`` (``null``, ``zero``, ``full``, ``random``, ``urandom``,
+  ``tty``, its own ``pts``/``ptmx``, ``shm``, ``fd``/``stdin``/``stdout``/``stderr``
+  links), not the host's; a read-only ``/proc/sys``; ``/bin/sh`` is bash, as on
+  Amazon Linux;
 * ``ec2-user`` (``useradd -m``, passwordless sudo unless ``root_access=False``)
   and ``/home/ec2-user/SageMaker``, bind-mounted from ``<state_dir>/SageMaker``
   on the host: it survives from one run to the next, everything else is fresh.
@@ -23,6 +29,14 @@ filesystem dressed up as a SageMaker notebook instance:
   ``amazon-ssm-agent``, ``yum``/``dnf``, optionally the upstart verbs
   (``initctl``, ``start``, ``stop``, ``status``, ``restart``) and any command
   named in ``stubs``. Every call is returned in :attr:`RunResult.calls`.
+  ``reboot``, ``shutdown``, ``poweroff``, ``halt``, ``init``/``telinit`` and
+  ``systemctl reboot`` (poweroff, halt...) are stubs too: a script that calls
+  them fails the verdict, since a real instance would restart in the middle of
+  the hook.
+
+After the hooks return, the emulator waits (up to ``drain`` seconds) for the
+runner's background continuation (the steps after a deadline, background
+steps) and keeps the persistent log in :attr:`RunResult.log`.
 
 The script runs like SageMaker runs it: written to
 ``/tmp/OnStart_<yyyy-mm-dd-hh-mm><random>`` and executed by ``/bin/bash``
@@ -31,7 +45,7 @@ an environment holding only ``PATH=/sbin:bin:/usr/sbin:/usr/bin`` (the value
 the API reference documents, typo included: the most pessimistic one) plus
 ``env``, umask 022, killed after ``timeout`` seconds (300 like the platform).
 
-It needs Linux, root and the ``unshare``/overlayfs machinery, plus ``sudo``
+It needs Linux, root, the ``unshare``/overlayfs machinery and ``ip``, plus ``sudo``
 (the runner starts ec2-user steps with it). Elsewhere, :class:`EmulatorUnavailable`
 says so in one line. Only the standard library is used.
 
@@ -40,7 +54,7 @@ not Amazon Linux's; only the root filesystem is overlaid, so a host whose
 ``/usr`` is a separate mount is not supported; ``apt``/``apt-get`` are hidden and
 ``yum``/``dnf`` only record their calls; no cron daemon or Jupyter runs (their
 units merely answer ``active``). It is a test bench, not a security boundary:
-``/dev`` is the host's.
+the kernel, ``/sys`` (read-only) and the host folders in ``binds`` are shared.
 
 Example::
 
@@ -61,7 +75,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -130,6 +146,11 @@ _OS_RELEASE = {
 _DEFAULT_UNITS = ("amazon-ssm-agent", "jupyter-server", "amazon-cloudwatch-agent", "sshd")
 _CRON_COMMANDS = ("crontab", "crond", "cron")
 _APT_COMMANDS = ("apt", "apt-get", "apt-cache")
+# what restarts or stops a machine: recorded, and a failure cause (stub name -> where it goes)
+_POWER_COMMANDS = {"reboot": "/usr/sbin/reboot", "shutdown": "/usr/sbin/shutdown", "poweroff": "/usr/sbin/poweroff",
+                   "halt": "/usr/sbin/halt", "init": "/usr/sbin/init", "telinit": "/usr/sbin/telinit"}
+_POWER_VERBS = ("reboot", "poweroff", "halt", "kexec", "soft-reboot", "emergency", "rescue")
+_FORWARD = Path(__file__).with_name("forward.py")
 
 
 class EmulatorUnavailable(RuntimeError):
@@ -180,11 +201,44 @@ class RunResult:
     setup_output: str = ""
     platform: str = "al2023"
     earlier: Tuple["RunResult", ...] = ()
+    log: str = ""
+    drained: Optional[bool] = None
+
+    @property
+    def reboot(self) -> Optional[StubCall]:
+        """The first call that would restart or stop the machine (``reboot``, ``init 6``...), if any."""
+        for c in self.calls:
+            if c.cmd in ("reboot", "poweroff", "halt") or (c.cmd == "shutdown" and "-c" not in c.args):
+                return c
+            if c.cmd in ("init", "telinit") and c.args[:1] and c.args[0] in ("0", "6"):
+                return c
+            if c.cmd == "systemctl" and any(a in _POWER_VERBS for a in c.args if not a.startswith("-")):
+                return c
+        return None
+
+    @property
+    def late_summary(self) -> List[str]:
+        """The runner's final summary table (and total line) from the log, when the log holds more
+        than one (a continuation after the deadline or for background steps wrote it); else ``[]``."""
+        head = f"notebook-lifecycle summary ({self.hook})"
+        lines = self.log.splitlines()
+        starts = [i for i, line in enumerate(lines) if line == head]
+        if len(starts) < 2:
+            return []
+        rows = []
+        for line in lines[starts[-1] + 1:]:
+            if not line.strip():
+                break
+            rows.append(line)
+            if line.startswith("total "):
+                break
+        return rows
 
     @property
     def failed(self) -> bool:
         """What SageMaker would conclude: a non-zero exit or more than 5 minutes fails the start."""
-        return self.timed_out or self.exit_code != 0 or self.seconds > PLATFORM_LIMIT_SECONDS
+        return (self.timed_out or self.exit_code != 0 or self.seconds > PLATFORM_LIMIT_SECONDS
+                or self.reboot is not None)
 
     @property
     def reason(self) -> Optional[str]:
@@ -195,6 +249,8 @@ class RunResult:
             return f"exit code {self.exit_code}"
         if self.seconds > PLATFORM_LIMIT_SECONDS:
             return f"took {self.seconds:.1f} s, over the platform's limit of {PLATFORM_LIMIT_SECONDS} s"
+        if self.reboot is not None:
+            return f"the script ran `{self.reboot}`: a real instance would restart in the middle of the hook"
         return None
 
     def calls_to(self, cmd: str) -> List[StubCall]:
@@ -213,6 +269,12 @@ class RunResult:
         if self.calls:
             lines.append(f"  {len(self.calls)} stubbed call(s):")
             lines.extend(f"    {c}" + ("" if c.user == "root" else f"  (as {c.user})") for c in self.calls)
+        late = self.late_summary
+        if late:
+            lines.append("  after the hook returned, the runner went on; its final summary:")
+            lines.extend(f"    {row}" for row in late)
+        if self.drained is False:
+            lines.append("  warning: the runner's continuation was still running when the emulator stopped waiting")
         if self.output_held_by:
             lines.append("  warning: still holding the hook's output open when it returned: "
                          + "; ".join(self.output_held_by))
@@ -240,7 +302,7 @@ def _require_machine() -> None:
     global _probe_cache
     if not sys.platform.startswith("linux") or not hasattr(os, "geteuid") or os.geteuid() != 0:
         raise EmulatorUnavailable(UNAVAILABLE)
-    for tool in ("unshare", "chroot", "timeout", "useradd"):
+    for tool in ("unshare", "chroot", "timeout", "useradd", "ip", "pgrep", "mknod"):
         if not shutil.which(tool, path=SANDBOX_PATH):
             raise EmulatorUnavailable(f"{UNAVAILABLE} (`{tool}` is missing)")
     if not shutil.which("sudo", path=SANDBOX_PATH):
@@ -255,7 +317,7 @@ def _require_machine() -> None:
     if _probe_cache is None:
         try:
             probe = subprocess.run(
-                ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--propagation", "private",
+                ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--net", "--propagation", "private",
                  "--mount-proc", "true"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30, check=False,
             )
@@ -308,7 +370,12 @@ class Emulator:
     :param root_access: ``ec2-user`` may ``sudo`` without a password (the notebook's RootAccess).
     :param umask: the hook's umask.
     :param binds: host folders made visible, read-only, at the same path inside (the sandbox
-        has its own ``/tmp`` and ``/home``, and sees only the root filesystem of the host).
+        has its own ``/tmp`` and ``/home``, and sees only the root filesystem of the host); their
+        parent folders are made passable (``a+x``) inside, so ``ec2-user`` reaches them even from
+        a 0700 folder such as ``/root``.
+    :param forward: host TCP ports (on ``127.0.0.1``) reachable at the same address inside.
+    :param drain: seconds to wait, after the hooks return, for the runner's continuation
+        (the steps after a deadline, background steps); 0 does not wait.
     :param scratch: where the per-run scratch folder goes (default: the system temp dir); it
         is deleted after every run.
     :raises EmulatorUnavailable: not Linux/root, no namespaces or overlayfs, no sudo
@@ -335,6 +402,8 @@ class Emulator:
         umask: int = 0o022,
         scratch: Union[str, "os.PathLike[str]", None] = None,
         binds: Iterable[Union[str, "os.PathLike[str]"]] = (),
+        forward: Iterable[int] = (),
+        drain: float = 60,
     ) -> None:
         if platform not in PLATFORMS:
             raise ValueError(f"platform: {platform!r} is not one of {', '.join(PLATFORMS)}")
@@ -386,6 +455,13 @@ class Emulator:
         for b in self.binds:
             if not Path(b).is_dir() or b == "/":
                 raise ValueError(f"binds: {b!r} must be an existing folder other than /")
+        self.forward = tuple(forward)
+        for port in self.forward:
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                raise ValueError(f"forward: {port!r} is not a TCP port number")
+        if drain < 0:
+            raise ValueError(f"drain: {drain!r} must not be negative")
+        self.drain = float(drain)
         _require_machine()
         if self.cron and not shutil.which("crontab", path=SANDBOX_PATH):
             raise EmulatorUnavailable(NO_CRON)
@@ -476,17 +552,49 @@ class Emulator:
             "AFTER_TIMEOUT": str(_AFTER_TIMEOUT),
             "SETUP": self.setup,
             "CRON": "1" if self.cron else "0",
+            "DRAIN": str(int(-(-self.drain // 1))),
+            "PYTHON": sys.executable,
+            "FWD": str(_FORWARD),
         }
         lines = [f"{k}={shlex.quote(v)}" for k, v in conf.items()]
         lines.append("HOOK_NAMES=(" + " ".join(shlex.quote(h) for h, _ in hooks) + ")")
         lines.append("BINDS=(" + " ".join(shlex.quote(b) for b in self.binds) + ")")
+        lines.append("FORWARD=(" + " ".join(str(p) for p in self.forward) + ")")
         lines.append("HOOK_ENV=(" + " ".join(shlex.quote(f"{k}={v}") for k, v in hook_env.items()) + ")")
         (s / "conf.sh").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (s / "init.sh").write_text(_INIT_SH, encoding="utf-8")
 
-        budget = (self.timeout + 10) * len(hooks) + self.linger + (_AFTER_TIMEOUT + 5) * (len(after) + 1) + 60
-        cmd = ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--propagation", "private",
+        budget = ((self.timeout + 10) * len(hooks) + self.linger + self.drain
+                  + (_AFTER_TIMEOUT + 5) * (len(after) + 1) + 60)
+        cmd = ["unshare", "--mount", "--pid", "--fork", "--uts", "--ipc", "--net", "--propagation", "private",
                "--mount-proc", "--kill-child=SIGKILL", "/bin/bash", str(s / "init.sh"), str(s)]
+        relay = self._forward_out(s)
+        try:
+            return self._run_box(s, cmd, budget, hooks, after)
+        finally:
+            if relay is not None:
+                relay.kill()
+                relay.wait()
+
+    def _forward_out(self, s: Path) -> Optional["subprocess.Popen[bytes]"]:
+        """The host half of ``forward``: Unix sockets in the scratch folder, relayed to the host's ports."""
+        if not self.forward:
+            return None
+        (s / "fwd").mkdir()
+        relay = subprocess.Popen([sys.executable, str(_FORWARD), "out", str(s / "fwd"), *map(str, self.forward)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(200):
+            if (s / "fwd" / "ready-out").exists() or relay.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not (s / "fwd" / "ready-out").exists():
+            relay.kill()
+            _, err = relay.communicate()
+            raise EmulatorError(f"cannot forward ports {self.forward}: {err.decode(errors='replace').strip()}")
+        return relay
+
+    def _run_box(self, s: Path, cmd: List[str], budget: float, hooks: Sequence[Tuple[str, Union[str, bytes]]],
+                 after: List[str]) -> RunResult:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd="/", env={"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"})
         try:
@@ -526,6 +634,8 @@ class Emulator:
         after_outputs = [_read(s / f"after.{j}.out") for j in range(n_after)]
         after_codes = [int(_read(s / f"after.{j}.rc").strip() or -1) for j in range(n_after)]
         setup_output = _read(s / "setup.out")
+        drain = _read(s / "drain").strip()
+        drained = {"done": True, "running": False}.get(drain)
         results: List[RunResult] = []
         for i, (hook, _) in enumerate(hooks):
             res = s / f"res.{i}"
@@ -551,6 +661,8 @@ class Emulator:
                 setup_output=setup_output,
                 platform=self.platform,
                 earlier=tuple(results),
+                log=_read(s / f"log.{i}"),
+                drained=drained if last else None,
             ))
         if not results:
             raise EmulatorError("the sandbox ran no hook: " + (_read(s / "error").strip() or "no message"))
@@ -576,6 +688,7 @@ class Emulator:
         installs.append(("amazon-ssm-agent", "/usr/bin/amazon-ssm-agent", True))
         pkg = ("yum",) if self.platform == "al2" else ("dnf", "yum")
         installs += [(p, f"/usr/bin/{p}", True) for p in pkg]
+        installs += [(n, target, True) for n, target in _POWER_COMMANDS.items()]
         if self.upstart:
             installs += [(v, f"/sbin/{v}", True) for v in ("initctl", "start", "stop", "status", "restart")]
         for extra in self.stubs:
@@ -611,6 +724,8 @@ class Emulator:
             "cp $B/resource-metadata.json /opt/ml/metadata/resource-metadata.json",
             "cp $B/nbi-config.json /etc/opt/ml/sagemaker-notebook-instance-config.json",
             "hide " + " ".join(q(h) for h in hide),
+            # /bin/sh is bash on Amazon Linux (dash on Debian): `#!/bin/sh` scripts with bash syntax work there
+            "ln -sfn bash /bin/sh",
         ]
         if self.systemd:
             prep.append("mkdir -p /run/systemd/system")
@@ -654,280 +769,23 @@ def _read(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Shell parts. Everything that writes inside the sandbox does so *inside* the chroot (`inbox ...`),
-# so that a symlink planted by a script can never lead a write onto the host.
+# Shell parts: real files next to this module (shellcheck lints them, tests/test_on_instance_lint.py).
+# Everything that writes inside the sandbox does so *inside* the chroot (`inbox ...`), so that a
+# symlink planted by a script can never lead a write onto the host.
 
-_INIT_SH = r"""#!/bin/bash
-# PID 1 of the sandbox: private mount/PID/UTS/IPC namespaces, the host's network. Arg: scratch dir.
-set -u
-S=$1
-. "$S/conf.sh"
-m=$S/m
-t=$S/t
-B=/run/notebook-emulator
-SPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-say() { printf '%s\n' "$*" >>"$S/error"; }
-inbox() { chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 "$@"; }
-ncalls() { inbox /bin/sh -c "wc -l <$B/calls.jsonl 2>/dev/null || echo 0"; }
 
-mount -t tmpfs -o mode=700 emulator "$t" || { say "cannot mount a tmpfs"; exit 71; }
-mkdir "$t/upper" "$t/work"
-if ! err=$(mount -t overlay -o "lowerdir=/,upperdir=$t/upper,workdir=$t/work" emulator "$m" 2>&1); then
-  say "cannot mount an overlay of / ($err)"; exit 72
-fi
-mount -t proc proc "$m/proc" &&
-  mount --rbind /dev "$m/dev" &&
-  mount -t tmpfs -o mode=1777,nosuid,nodev shm "$m/dev/shm" &&
-  mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$m/tmp" &&
-  mount -t tmpfs -o mode=755,nosuid,nodev run "$m/run" &&
-  mount -t tmpfs -o mode=755 home "$m/home" || { say "cannot mount /proc, /dev, /tmp, /run or /home in the sandbox"; exit 73; }
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$m/sys" 2>/dev/null || true
-# kernel settings are not namespaced: a script's sysctl must not change the host's (as in a container)
-mount --bind "$m/proc/sys" "$m/proc/sys" && mount -o remount,bind,ro "$m/proc/sys" ||
-  { say "cannot make /proc/sys read-only in the sandbox"; exit 73; }
-# host folders the caller wants visible at the same place (read-only), e.g. a virtualenv under /tmp or /home
-for b in "${BINDS[@]}"; do
-  mkdir -p "$m$b" && mount --bind "$b" "$m$b" && mount -o remount,bind,ro "$m$b" ||
-    { say "cannot bind $b into the sandbox"; exit 73; }
-done
-mkdir "$m$B" && cp -r "$S/box/." "$m$B/" || { say "cannot copy the emulator's files"; exit 73; }
-if ! out=$(cd / && inbox /bin/bash $B/prepare.sh 2>&1); then say "preparing the sandbox failed: $out"; exit 73; fi
-mount --bind "$VOLUME" "$m/home/ec2-user/SageMaker" || { say "cannot mount the volume $VOLUME"; exit 73; }
-if ! out=$(cd / && inbox /bin/bash $B/volume.sh 2>&1); then say "preparing the volume failed: $out"; exit 73; fi
-rm -rf "$m$B/stubs" "$m$B/prepare.sh" "$m$B/volume.sh"
+def _shell(name: str) -> str:
+    return (resources.files(__package__) / name).read_text(encoding="utf-8")
 
-# cron=True: a cron daemon runs, as on AL2 (crond under systemd); it dies with the namespace
-if [ "$CRON" = 1 ]; then inbox cron >/dev/null 2>&1 || say "cannot start cron (ignored)"; fi
 
-if [ -n "$SETUP" ]; then
-  (cd / && umask 022 && exec timeout -s KILL "$AFTER_TIMEOUT" chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 /bin/bash -c "$SETUP") \
-    </dev/null >"$S/setup.out" 2>&1
-  rc=$?
-  echo "$rc" >"$S/setup.rc"
-  [ "$rc" = 0 ] || exit 74
-fi
-
-# Real instances have PIDs in the thousands; so should ours (log names use them).
-echo $((2000 + RANDOM % 20000)) >/proc/sys/kernel/ns_last_pid 2>/dev/null || true
-
-: >"$S/marks"
-i=0
-while [ "$i" -lt "$NHOOKS" ]; do
-  case ${HOOK_NAMES[$i]} in on-create) prefix=OnCreate ;; *) prefix=OnStart ;; esac
-  f=/tmp/${prefix}_$(date -u +%Y-%m-%d-%H-%M)$(tr -dc a-z0-9 </dev/urandom | head -c 8)
-  inbox /bin/sh -c 'umask 077 && cat >"$1" && chmod 700 "$1"' sh "$f" <"$S/hook.$i" || { say "cannot write $f"; exit 73; }
-  ncalls >>"$S/marks"
-  a=$(date +%s%N)
-  (umask "$UMASK" && cd / && exec timeout -s KILL "$TIMEOUT" chroot "$m" /usr/bin/env -i "${HOOK_ENV[@]}" /bin/bash -c "$f") \
-    </dev/null >"$S/out.$i" 2>&1
-  rc=$?
-  b=$(date +%s%N)
-  echo "$rc $((b - a))" >"$S/res.$i"
-  for p in $(find /proc/[0-9]*/fd -maxdepth 1 -lname "$S/out.$i" 2>/dev/null | cut -d/ -f3 | sort -un); do
-    printf '%s: %s\n' "$p" "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" >>"$S/held.$i"
-  done
-  i=$((i + 1))
-  [ "$rc" = 0 ] || break
-done
-
-case $LINGER in 0 | 0.0) ;; *) sleep "$LINGER" ;; esac
-ncalls >>"$S/marks"
-
-j=0
-while [ "$j" -lt "$NAFTER" ]; do
-  snippet=$(cat "$S/after.$j")
-  (cd / && umask 022 && exec timeout -s KILL "$AFTER_TIMEOUT" chroot "$m" /usr/bin/env -i PATH=$SPATH HOME=/root LANG=C.UTF-8 /bin/bash -c "$snippet") \
-    </dev/null >"$S/after.$j.out" 2>&1
-  echo $? >"$S/after.$j.rc"
-  j=$((j + 1))
-done
-inbox cat $B/calls.jsonl >"$S/calls.jsonl" 2>/dev/null
-: >"$S/done"
-exit 0
-"""
-
+_INIT_SH = _shell("init.sh")
 # Shared head of every stub: append {"cmd":..., "args":[...], "user":...} to the call log.
-_STUB_HEAD = r"""#!/bin/bash
-# notebook-lifecycle emulator: recording stub for @NAME@
-__j() {
-  local s=$1 c i o=
-  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/\\t}; s=${s//$'\r'/\\r}
-  if [[ $s == *[[:cntrl:]]* ]]; then
-    for ((i = 0; i < ${#s}; i++)); do
-      c=${s:i:1}
-      if [[ $c == [[:cntrl:]] ]]; then printf -v c '\\u%04x' "'$c"; fi
-      o+=$c
-    done
-    s=$o
-  fi
-  __r=\"$s\"
-}
-__rec() {
-  local a line u=root
-  [ "$EUID" = 0 ] || u=$(id -un 2>/dev/null || echo "$EUID")
-  __j "$1"; line="{\"cmd\":$__r,\"args\":["
-  shift
-  local sep=
-  for a; do __j "$a"; line+="$sep$__r"; sep=,; done
-  __j "$u"; line+="],\"user\":$__r}"
-  printf '%s\n' "$line" >>/run/notebook-emulator/calls.jsonl 2>/dev/null
-}
-__rec @NAME@ "$@"
-"""
-
-_GENERIC = "exit 0\n"
-
-_SSM = r"""case ${1:-} in
-  -version | --version | version) echo "SSM Agent version: 3.3.1142.0" ;;
-esac
-exit 0
-"""
-
-_UPSTART = r"""me=${0##*/}
-if [ "$me" = initctl ]; then me=${1:-}; shift || true; fi
-job=${1:-}
-case $me in
-  status) echo "$job start/running, process 4242" ;;
-  start | restart) echo "$job start/running, process 4242" ;;
-  stop) echo "$job stop/waiting" ;;
-esac
-exit 0
-"""
-
-_SYSTEMD_RUN = r"""echo "Running as unit: run-u$RANDOM.service" >&2
-exit 0
-"""
-
-_SYSTEMCTL = r"""U=/run/notebook-emulator/units
-quiet=0 now=0 user=0 value=0 verb= props=() units=()
-while [ $# -gt 0 ]; do
-  case $1 in
-    -q | --quiet) quiet=1 ;;
-    --now) now=1 ;;
-    --user) user=1 ;;
-    --value) value=1 ;;
-    --version | -V) verb=--version ;;
-    -p | --property) shift; props+=("${1:-}") ;;
-    --property=*) props+=("${1#*=}") ;;
-    -t | --type | -o | --output | -n | --lines | -s | --signal | --state) shift ;;
-    -*) ;;
-    *) if [ -z "$verb" ]; then verb=$1; else units+=("$1"); fi ;;
-  esac
-  shift
-done
-[ -n "$verb" ] || verb=list-units
-if [ "$user" = 1 ]; then
-  echo "Failed to connect to bus: No medium found" >&2
-  exit 1
-fi
-norm() { case $1 in *.*) n=$1 ;; *) n=$1.service ;; esac; }
-# state of unit $n: sets active (active|inactive) and enabled (enabled|disabled); returns 1 when unknown
-look() {
-  active=inactive enabled=disabled
-  if [ -f "$U/$n" ]; then
-    read -r active enabled <"$U/$n"
-    return 0
-  fi
-  [ -f "/etc/systemd/system/$n" ] || [ -f "/run/systemd/system/$n" ]
-}
-save() { [ "$EUID" = 0 ] && printf '%s %s\n' "$active" "$enabled" >"$U/$n"; }
-denied() {
-  if [ "$EUID" != 0 ]; then
-    echo "Failed to $verb $n: Access denied" >&2
-    exit 1
-  fi
-}
-rc=0
-case $verb in
-  is-active | is-failed)
-    for u in "${units[@]}"; do
-      norm "$u"; look || true
-      [ "$verb" = is-failed ] && { [ "$quiet" = 1 ] || echo "$active"; rc=1; continue; }
-      [ "$quiet" = 1 ] || echo "$active"
-      [ "$active" = active ] || rc=3
-    done ;;
-  is-enabled)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then
-        echo "Failed to get unit file state for $n: No such file or directory" >&2; rc=1; continue
-      fi
-      [ "$quiet" = 1 ] || echo "$enabled"
-      [ "$enabled" = enabled ] || rc=1
-    done ;;
-  status)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Unit $n could not be found." >&2; rc=4; continue; fi
-      echo "* $n - ${n%.*}"
-      echo "     Loaded: loaded (/usr/lib/systemd/system/$n; $enabled; preset: disabled)"
-      if [ "$active" = active ]; then echo "     Active: active (running)"; else echo "     Active: inactive (dead)"; rc=3; fi
-    done ;;
-  show)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if look; then load=loaded; else load=not-found; fi
-      [ "${#props[@]}" -gt 0 ] || props=(Id LoadState ActiveState UnitFileState)
-      for p in "${props[@]}"; do
-        for q in ${p//,/ }; do
-          case $q in
-            Id | Names) v=$n ;; LoadState) v=$load ;; ActiveState) v=$active ;;
-            SubState) [ "$active" = active ] && v=running || v=dead ;;
-            UnitFileState) [ "$load" = loaded ] && v=$enabled || v= ;;
-            *) v= ;;
-          esac
-          if [ "$value" = 1 ]; then echo "$v"; else echo "$q=$v"; fi
-        done
-      done
-    done ;;
-  list-unit-files | list-units)
-    [ "$quiet" = 1 ] || printf '%-40s %s\n' "UNIT FILE" STATE
-    count=0
-    for f in "$U"/* /etc/systemd/system/*.* /run/systemd/system/*.*; do
-      [ -f "$f" ] || continue
-      n=${f##*/}
-      if [ "${#units[@]}" -gt 0 ]; then
-        hit=0
-        for u in "${units[@]}"; do case $n in $u | $u.service) hit=1 ;; esac; done
-        [ "$hit" = 1 ] || continue
-      fi
-      look
-      count=$((count + 1))
-      if [ "$verb" = list-units ]; then printf '%-40s loaded %s\n' "$n" "$active"; else printf '%-40s %s\n' "$n" "$enabled"; fi
-    done
-    [ "$quiet" = 1 ] || printf '\n%s unit files listed.\n' "$count"
-    [ "$count" -gt 0 ] || [ "${#units[@]}" = 0 ] || rc=1 ;;
-  start | restart | reload | try-restart | reload-or-restart | try-reload-or-restart | condrestart)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb $n: Unit $n not found." >&2; rc=5; continue; fi
-      denied
-      case $verb in try-*) [ "$active" = active ] || continue ;; esac
-      active=active; save
-    done ;;
-  stop | kill)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb $n: Unit $n not loaded." >&2; rc=5; continue; fi
-      denied
-      active=inactive; save
-    done ;;
-  enable | disable | reenable | mask | unmask)
-    for u in "${units[@]}"; do
-      norm "$u"
-      if ! look; then echo "Failed to $verb unit: Unit file $n does not exist." >&2; rc=1; continue; fi
-      denied
-      case $verb in
-        enable | reenable) enabled=enabled; [ "$now" = 1 ] && active=active ;;
-        disable | mask) enabled=disabled; [ "$now" = 1 ] && active=inactive ;;
-      esac
-      save
-    done ;;
-  --version) echo "systemd 252 (252.23-2.amzn2023)" ;;
-  *) ;;
-esac
-exit $rc
-"""
+_STUB_HEAD = _shell("stub-head.sh")
+_GENERIC = _shell("stub-generic.sh")
+_SSM = _shell("stub-ssm.sh")
+_UPSTART = _shell("stub-upstart.sh")
+_SYSTEMD_RUN = _shell("stub-systemd-run.sh")
+_SYSTEMCTL = _shell("stub-systemctl.sh")
 
 
 def _stub(name: str, body: str) -> str:
