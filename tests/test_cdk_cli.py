@@ -220,7 +220,7 @@ def test_cdk_deploy_publishes_a_200_kb_folder_as_an_s3_asset_that_the_script_fet
 
         emu = Emulator(tmp_path / "state", binds=HOST_PYTHON_DIRS, env={
             "AWS_ENDPOINT_URL_S3": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        })
+        }, forward=[int(moto_endpoint.rsplit(":", 1)[1])])  # the emulator has a network of its own
         result = emu.run(script)
         assert not result.failed, result.summary()
         assert f"fetched s3://{bucket}/{found.s3.key}" in result.output
