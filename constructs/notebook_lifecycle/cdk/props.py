@@ -44,6 +44,7 @@ DEFAULT_PLATFORM_IDENTIFIER = "notebook-al2023-v1"
 DEFAULT_VOLUME_SIZE_IN_GB = 5
 DEFAULT_INSTALL_DIR = "/startup"
 DEFAULT_COMPRESSION = "xz"
+DEFAULT_DELIVERY = "auto"
 
 
 class _Props:
@@ -69,6 +70,7 @@ class LifecycleConfigProps(_Props):
     install_dir: str = DEFAULT_INSTALL_DIR
     deadline_seconds: int = DEFAULT_DEADLINE_SECONDS
     compression: str = DEFAULT_COMPRESSION
+    delivery: str = DEFAULT_DELIVERY
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class NotebookInstanceProps(_Props):
     install_dir: Optional[str] = None
     deadline_seconds: Optional[int] = None
     compression: Optional[str] = None
+    delivery: Optional[str] = None
 
 
 @runtime_checkable
