@@ -225,6 +225,7 @@ class NotebookGovernance:
     ) -> Optional[LifecycleConfig]:
         """A new LifecycleConfig that runs ``previous``'s scripts first, then the features (one per previous)."""
         scope, id = previous.node.scope, f"{previous.node.id}Governed"
+        assert scope is not None  # a CfnResource always has a parent
         found = _child(scope, id)
         if found is not None:
             return found
@@ -308,7 +309,7 @@ def _fail(node: Construct, message: str) -> None:
     node.node.add_validation(_Problem(message))
 
 
-def _child(scope: Construct, id: str) -> Any:
+def _child(scope: IConstruct, id: str) -> Any:
     return scope.node.try_find_child(id)
 
 

@@ -30,7 +30,7 @@ from ..features import Features
 from ..scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from aws_cdk import ResourceEnvironment, Stack
+    from aws_cdk import Stack
     from aws_cdk import aws_ec2 as ec2
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_kms as kms
@@ -124,7 +124,7 @@ class INotebookInstance(Protocol):
     def stack(self) -> "Stack": ...
 
     @property
-    def env(self) -> "ResourceEnvironment": ...
+    def env(self) -> Any: ...  # aws-cdk-lib's ResourceEnvironment (account, region); no Python name for it
 
     def grant_connect(self, grantee: "iam.IGrantable") -> "iam.Grant":
         """Open the notebook: ``CreatePresignedNotebookInstanceUrl`` and ``DescribeNotebookInstance`` on this ARN."""
@@ -231,7 +231,7 @@ def accepts_props(props_type: type) -> Callable[[Callable[..., None]], Callable[
                         f"(props and {', '.join(sorted(kwargs))}); use props.replace({next(iter(sorted(kwargs)))}=...) "
                         "to change a field"
                     )
-                kwargs = props.to_kwargs()
+                kwargs = props.to_kwargs()  # type: ignore[attr-defined]  # checked by isinstance above
             unknown = sorted(set(kwargs) - set(kw_names))
             if unknown:
                 raise TypeError(

@@ -73,7 +73,7 @@ def _check_root(root: Path, force: bool) -> None:
         raise BundleError(f"{root}: the folder is not empty; give an empty or new folder, or pass --force")
 
 
-def _fetch_payload(aws: Aws, b: FoundBundle) -> tuple[FoundBundle, str]:
+def _fetch_payload(aws: Optional[Aws], b: FoundBundle) -> tuple[FoundBundle, str]:
     """The S3 script ``b`` with the files of the object it fetches (downloaded with these credentials and
     checked against its sha256), or ``b`` as it is and why not."""
     assert b.s3 is not None
@@ -81,6 +81,8 @@ def _fetch_payload(aws: Aws, b: FoundBundle) -> tuple[FoundBundle, str]:
     where = f"s3://{s3.bucket}/{s3.key}"
     if s3.bucket.startswith("<"):
         return b, f"it fetches {where}, a bucket known only at deploy time"
+    if aws is None:
+        return b, f"it fetches {where}; no AWS session to download it with"
     try:
         body = aws.call("s3", "get_object", Bucket=s3.bucket, Key=s3.key)["Body"].read()
         return with_payload(b, body), f"payload {where}"
