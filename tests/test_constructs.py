@@ -570,7 +570,7 @@ def test_different_inputs_build_different_bundles() -> None:
 # -- validations (errors) ------------------------------------------------------------------------
 
 
-def test_content_over_the_limit_fails_synth_naming_the_costliest_files() -> None:
+def test_content_over_the_limit_with_inline_delivery_fails_synth_naming_the_costliest_files() -> None:
     import random
     import string
 
@@ -578,11 +578,12 @@ def test_content_over_the_limit_fails_synth_naming_the_costliest_files() -> None
     blob = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(20000))
     scripts = StartupScripts.from_files({"run.sh": "#!/bin/bash\necho hi\n", "data/blob.txt": blob})
     stack = _stack()
-    NotebookInstance(stack, "Notebook", on_start=scripts)  # construction itself succeeds
+    NotebookInstance(stack, "Notebook", on_start=scripts, delivery="inline")  # construction itself succeeds
     message = _synth_error(stack)
     assert "Test/Notebook/LifecycleConfig" in message
     assert "over SageMaker's limit of 16384" in message
     assert "data/blob.txt" in message
+    assert "delivery='auto' or 's3'" in message
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ from .notebook_instance import (
     WARN_AUTOSTOP_ENDPOINT,
     WARN_IMMUTABLE_ROLE,
     WARN_PLATFORM_RETIRED,
+    WARN_S3_DELIVERY_ENDPOINT,
     NotebookInstance,
 )
 
@@ -68,4 +69,5 @@ __all__ = [
     "WARN_AUTOSTOP_ENDPOINT",
     "WARN_IMMUTABLE_ROLE",
     "WARN_PLATFORM_RETIRED",
+    "WARN_S3_DELIVERY_ENDPOINT",
 ]

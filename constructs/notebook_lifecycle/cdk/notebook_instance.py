@@ -21,7 +21,7 @@ from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
 from ._naming import _NAME_RE, _path, generated_name
 from ._tokens import _unresolved
 from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems, _type_problems
-from .lifecycle_config import LifecycleConfig
+from .lifecycle_config import LifecycleConfig, _delivery_problems
 from .props import (
     DEFAULT_INSTANCE_TYPE,
     INotebookInstance,
@@ -53,6 +53,7 @@ _JUPYTER_STREAM = "jupyter.log"
 WARN_AUTOSTOP_ENDPOINT = "notebook-lifecycle:autostopNeedsSageMakerApiEndpoint"
 WARN_IMMUTABLE_ROLE = "notebook-lifecycle:immutableRole"
 WARN_PLATFORM_RETIRED = "notebook-lifecycle:platformRetired"
+WARN_S3_DELIVERY_ENDPOINT = "notebook-lifecycle:s3DeliveryNeedsGatewayEndpoint"
 
 
 _RETIRED_PLATFORMS = {
@@ -313,7 +314,8 @@ class NotebookInstance(Resource, _Grants):
     * an ``AWS::IAM::ManagedPolicy`` (id ``Policy``) attached to the role, with
       explicit ARNs only: writing this instance's lifecycle and Jupyter logs,
       plus what the enabled features need on this instance's own ARN (autostop:
-      ``sagemaker:DescribeNotebookInstance`` and ``sagemaker:StopNotebookInstance``).
+      ``sagemaker:DescribeNotebookInstance`` and ``sagemaker:StopNotebookInstance``),
+      plus, for S3 delivery, ``s3:GetObject`` on each payload object's ARN.
       The instance depends on it, so the permissions exist at first boot.
 
     Parameters
@@ -362,9 +364,12 @@ class NotebookInstance(Resource, _Grants):
         Up to three more repositories. Default: none.
     lifecycle_config_name : str, optional
         Name of the lifecycle configuration created here. Default: generated.
-    install_dir, deadline_seconds, compression
+    install_dir, deadline_seconds, compression, delivery
         Passed to the bundle, as for :class:`LifecycleConfig`. Default: ``/startup``,
-        240, ``"xz"``. Not with a shared ``lifecycle_config``.
+        240, ``"xz"``, ``"auto"``. Not with a shared ``lifecycle_config``. With S3
+        delivery and ``direct_internet_access=False`` the instance gets a warning
+        (``notebook-lifecycle:s3DeliveryNeedsGatewayEndpoint``): its subnet's route
+        tables need the S3 gateway endpoint ``com.amazonaws.<region>.s3``.
 
     Raises
     ------
@@ -419,6 +424,7 @@ class NotebookInstance(Resource, _Grants):
         install_dir: Optional[str] = None,
         deadline_seconds: Optional[int] = None,
         compression: Optional[str] = None,
+        delivery: Optional[str] = None,
     ) -> None:
         security_groups = list(security_groups) if security_groups is not None else []
         additional_code_repositories = (
@@ -430,6 +436,7 @@ class NotebookInstance(Resource, _Grants):
                     "install_dir": install_dir,
                     "deadline_seconds": deadline_seconds,
                     "compression": compression,
+                    "delivery": delivery,
                 },
                 on_start=on_start,
                 on_create=on_create,
@@ -467,6 +474,7 @@ class NotebookInstance(Resource, _Grants):
                 install_dir=install_dir if install_dir is not None else "/startup",
                 deadline_seconds=deadline_seconds if deadline_seconds is not None else DEFAULT_DEADLINE_SECONDS,
                 compression=compression if compression is not None else "xz",
+                delivery=delivery if delivery is not None else "auto",
             )
         self._lifecycle_config = lifecycle_config
 
@@ -483,6 +491,7 @@ class NotebookInstance(Resource, _Grants):
         self._role = role
         self._scope_for_arns = scope
         statements = self._statements(scope, name, lifecycle_config)
+        self._payload_hooks = set(lifecycle_config.s3_hooks) if lifecycle_config is not None else set()
         self._statements_list = statements
         self._immutable_role = _is_immutable_role(role)
         self._policy: Optional[NotebookInstancePolicy] = None
@@ -514,6 +523,8 @@ class NotebookInstance(Resource, _Grants):
                     "NAT gateway; without one autostop cannot stop the instance. Add the endpoint (and "
                     "com.amazonaws.<region>.logs for the lifecycle logs), then acknowledge this warning",
                 )
+        self._direct_internet_access = direct_internet_access
+        self._warn_s3_endpoint()
         if isinstance(platform_identifier, str) and platform_identifier in _RETIRED_PLATFORMS:
             Annotations.of(self).add_warning_v2(
                 WARN_PLATFORM_RETIRED,
@@ -603,7 +614,51 @@ class NotebookInstance(Resource, _Grants):
                         (arns.make("sagemaker", f"notebook-instance/{name.lower()}"),),
                     )
                 )
+            hooks = lifecycle_config.s3_hooks
+            if hooks:
+                # S3 delivery: read the payload objects, each on its exact ARN (the asset bucket's
+                # default encryption needs no more: see docs/constructs.md)
+                statements.append(
+                    _Statement(
+                        "FetchLifecyclePayload",
+                        ("s3:GetObject",),
+                        tuple(
+                            (lifecycle_config.payload_object_arn(h), lifecycle_config.payload_object_shown(h))
+                            for h in hooks
+                        ),
+                    )
+                )
         return statements
+
+    def _warn_s3_endpoint(self) -> None:
+        lc = self._lifecycle_config
+        if lc is None or self._direct_internet_access or not lc.s3_hooks or getattr(self, "_warned_s3", False):
+            return
+        self._warned_s3 = True
+        Annotations.of(self).add_warning_v2(
+            WARN_S3_DELIVERY_ENDPOINT,
+            f"the lifecycle payload ({', '.join(lc.s3_hooks)}) is delivered through S3 but "
+            "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
+            "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
+            "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
+            "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning",
+        )
+
+    def _grant_payload_fetch(self, sid: str) -> None:
+        """After an Aspect changed the lifecycle configuration: ``s3:GetObject`` on payload objects of hooks
+        that went to S3 since (the statement made at construction follows a changed payload by itself)."""
+        lc = self._lifecycle_config
+        if lc is None:
+            return
+        new = [h for h in lc.s3_hooks if h not in self._payload_hooks]
+        if new:
+            self._payload_hooks.update(new)
+            self.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid=sid, actions=["s3:GetObject"], resources=[lc.payload_object_arn(h) for h in new]
+                )
+            )
+        self._warn_s3_endpoint()
 
     # -- public surface -----------------------------------------------------------------------
     @property
@@ -744,7 +799,10 @@ def _check_props(
         "install_dir": (bundle_options["install_dir"], (str,), "'/startup'"),
         "deadline_seconds": (bundle_options["deadline_seconds"], (int,), "240 (seconds)"),
         "compression": (bundle_options["compression"], (str,), "'xz' or 'gzip'"),
+        "delivery": (bundle_options["delivery"], (str,), "'auto', 'inline' or 's3'"),
     })
+    if bundle_options["delivery"] is not None:
+        problems += _delivery_problems(bundle_options["delivery"])
     problems += _type_problems({"role": role, "subnet": subnet, "security_groups": security_groups, "kms_key": kms_key})
     problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
     if direct_internet_access is False and subnet is None:
