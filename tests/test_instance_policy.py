@@ -27,15 +27,16 @@ def _context(minimize: bool) -> dict:
     return context
 
 
+@pytest.mark.parametrize("delivery", ["inline", "s3"])
 @pytest.mark.parametrize("minimize", [True, False])
 @pytest.mark.parametrize("env", [None, cdk.Environment(account="123456789012", region="eu-west-1")])
-def test_the_document_is_what_the_l2_managed_policy_renders(minimize: bool, env: Any) -> None:
+def test_the_document_is_what_the_l2_managed_policy_renders(minimize: bool, env: Any, delivery: str) -> None:
     """The same statements through `iam.ManagedPolicy` give the same `PolicyDocument` (sorted or not)."""
     app = cdk.App(context=_context(minimize))
     ours = cdk.Stack(app, "Ours", env=env)
     nb = NotebookInstance(
         ours, "Nb", on_start=SCRIPTS, on_create=CREATE, notebook_instance_name="Mixed-Case-Name",
-        features=Features(autostop=Autostop(idle_minutes=30)),
+        features=Features(autostop=Autostop(idle_minutes=30)), delivery=delivery,
     )
     l2 = cdk.Stack(app, "L2", env=env)
     iam.ManagedPolicy(
@@ -50,6 +51,8 @@ def test_the_document_is_what_the_l2_managed_policy_renders(minimize: bool, env:
     assert json.dumps(mine["Properties"]["PolicyDocument"]) == json.dumps(theirs["Properties"]["PolicyDocument"])
     streams = mine["Properties"]["PolicyDocument"]["Statement"][1]["Resource"]
     assert len(streams) == 6  # on-start, on-create and jupyter.log, for the name as given and lowercased
+    if delivery == "s3":  # both payload objects, sorted as the L2 sorts them
+        assert len(mine["Properties"]["PolicyDocument"]["Statement"][3]["Resource"]) == 2
 
 
 def test_add_statements_is_rendered_at_synth_and_checked() -> None:
