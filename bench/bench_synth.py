@@ -271,7 +271,7 @@ def run() -> str:
         assert _shape(ours_tpl) == _shape(hand_tpl), (_shape(ours_tpl), _shape(hand_tpl))
         assert _contents(ours_tpl) == _contents(hand_tpl)
 
-        def med(build: Callable, field: str) -> float:
+        def med(build: Callable, field: str, runs: dict = runs) -> float:
             return statistics.median(getattr(c, field) for c in runs[build]) * 1000
 
         wall_ratio = statistics.median(wall_ratios)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import jsii
 from aws_cdk import Annotations, ArnFormat, CfnResource, IAnyProducer, IResolveContext, Lazy, Resource, Stack, Stage
@@ -206,7 +206,7 @@ class _OrderAfterRolePolicies:
                     continue  # the role itself
                 for construct in child.node.find_all():
                     if self._is_cfn_resource(construct):
-                        self._depend_on(resource, construct)
+                        self._depend_on(resource, cast(CfnResource, construct))
         return []
 
 
