@@ -21,7 +21,7 @@ from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
 from ._naming import _path, generated_name
-from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems
+from ._validation import _NAME_SAFE, _literal_problems, _name_problem, _raise_all, _scripts_problems
 from .props import (
     DEFAULT_COMPRESSION,
     DEFAULT_DELIVERY,
@@ -160,8 +160,10 @@ class LifecycleConfig(Resource):
             "Resource",
             notebook_instance_lifecycle_config_name=name,
         )
-        # produced at synth time (after Aspects), in CloudFormation's own casing
-        for key, hook in (("OnStart", "on-start"), ("OnCreate", "on-create")):
+        # produced at synth time (after Aspects), in CloudFormation's own casing; there is an on-create
+        # hook only with on_create scripts (an Aspect adds features, never on-create scripts)
+        hooks = (("OnStart", "on-start"), ("OnCreate", "on-create")) if on_create is not None else (("OnStart", "on-start"),)
+        for key, hook in hooks:
             self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
         # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
         self.node.add_validation(_ContentSizeValidation(self))
@@ -426,7 +428,9 @@ _TOKEN_FIX = "pass a literal value"
 
 
 def _token_in_literal(field: str, value: Any, kind: str) -> Optional[str]:
-    if value is None or isinstance(value, (bool, int)) or not Token.is_unresolved(value):
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, str) and _NAME_SAFE.match(value)):
+        return None  # literal without asking Node (a token's text always has other characters)
+    if not Token.is_unresolved(value):
         return None
     shown = value if isinstance(value, str) else "a number token"
     return (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CfnResource, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, CfnResource, IAnyProducer, IResolveContext, Lazy, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -128,6 +128,33 @@ class _ImportedNotebookInstance(Resource, _Grants):
     __deepcopy__ = _construct_deepcopy
 
 
+class _NotebookRole(iam.Role):
+    """The role a :class:`NotebookInstance` creates: an ``iam.Role`` that tells, in Python, when a
+    statement is first added to its principal policy (``bucket.grant_read(notebook)``,
+    ``grant_principal`` grants, ``role.add_to_principal_policy``/``add_to_policy``: CDK calls
+    ``add_to_principal_policy`` for all of them, which makes the default policy under the role, and at
+    synth maybe overflow policies). Only then is the instance registered with
+    :class:`_OrderAfterRolePolicies`: until something is added the role has no policy under it, and a
+    notebook nobody grants to costs no validation and no requests to Node at synth."""
+
+    _notebook_lifecycle_order: Optional[Tuple[Construct, CfnResource]] = None
+    _notebook_lifecycle_has_policy = False
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        if not self._notebook_lifecycle_has_policy:
+            self._notebook_lifecycle_has_policy = True
+            if self._notebook_lifecycle_order is not None:
+                scope, resource = self._notebook_lifecycle_order
+                _OrderAfterRolePolicies.add(scope, resource, self)
+        return super().add_to_principal_policy(statement)
+
+    def _order_after_policies(self, scope: Construct, resource: CfnResource) -> None:
+        """Order ``resource`` after the policies under this role, once it has any."""
+        self._notebook_lifecycle_order = (scope, resource)
+        if self._notebook_lifecycle_has_policy:
+            _OrderAfterRolePolicies.add(scope, resource, self)
+
+
 @jsii.implements(IValidation)
 class _OrderAfterRolePolicies:
     """Makes a notebook's ``CfnNotebookInstance`` depend on every policy under its role, once the app
@@ -135,7 +162,8 @@ class _OrderAfterRolePolicies:
     written) and adds ``DependsOn`` with the public ``CfnResource.add_dependency``. The role's own
     ``AWS::IAM::Role`` is left out: ``RoleArn`` orders it already (cfn-lint W3005 otherwise).
     (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
-    several times the cost of the whole construct.)"""
+    several times the cost of the whole construct.) A role the notebook created is registered only
+    once something is added to its principal policy (:class:`_NotebookRole`)."""
 
     _ATTR = "_notebook_lifecycle_order_after_role_policies"
 
@@ -161,28 +189,101 @@ class _OrderAfterRolePolicies:
         else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
             resource.add_dependency(target)
 
+    @staticmethod
+    def _is_cfn_resource(construct: Any) -> bool:
+        # jsii hands back an object of its own class (`iam.CfnPolicy`, ...) when Python knows it: no
+        # request; anything else (a class private to a library) is asked of Node
+        if isinstance(construct, CfnResource):
+            return True
+        if isinstance(construct, (Resource, Construct)) and getattr(type(construct), "__jsii_type__", None):
+            return False  # a known, non-Cfn construct class
+        return bool(CfnResource.is_cfn_resource(construct))
+
     def validate(self) -> List[str]:
         for resource, role in self._pairs:
             for child in role.node.children:
-                if CfnResource.is_cfn_resource(child):
+                if self._is_cfn_resource(child):
                     continue  # the role itself
                 for construct in child.node.find_all():
-                    if CfnResource.is_cfn_resource(construct):
-                        self._depend_on(resource, construct)
+                    if self._is_cfn_resource(construct):
+                        self._depend_on(resource, cast(CfnResource, construct))
         return []
 
 
+class NotebookInstancePolicy(Construct):
+    """The customer-managed policy of a :class:`NotebookInstance` (``notebook.policy``): an
+    ``AWS::IAM::ManagedPolicy`` written as the L1 ``iam.CfnManagedPolicy`` (its ``node.default_child``,
+    id ``Resource``) with the library's statements as a literal document.
+
+    ``add_statements`` appends ``iam.PolicyStatement``s, rendered when the template is (so a statement
+    changed after it was added is written as it is then). (The L2 ``iam.ManagedPolicy`` costs about as
+    much again as the rest of the notebook at synth; the library's own statements need none of it.)
+    """
+
+    def __init__(self, scope: Construct, id: str, *, description: str, statements: List[dict], role: iam.IRole) -> None:
+        super().__init__(scope, id)
+        self._statements = statements
+        self._added: List[iam.PolicyStatement] = []
+        self._resource = iam.CfnManagedPolicy(
+            self,
+            "Resource",
+            description=description,
+            path="/",
+            roles=[role.role_name],
+            policy_document={"Statement": statements, "Version": "2012-10-17"},
+        )
+
+    @property
+    def managed_policy_arn(self) -> str:
+        """The policy's ARN (``Ref``)."""
+        return self._resource.ref
+
+    @property
+    def statements(self) -> List[Any]:
+        """The library's statements (JSON) and the ``iam.PolicyStatement``s added since."""
+        return [*self._statements, *self._added]
+
+    def add_statements(self, *statements: iam.PolicyStatement) -> None:
+        """Add statements to the policy; each must be valid in an identity policy (resources, no principal)."""
+        for statement in statements:
+            errors = list(statement.validate_for_identity_policy())
+            if errors:
+                raise ValueError(f"{self.node.path}: {'; '.join(errors)}")
+        if not self._added:  # from now on the document is rendered at synth time
+            self._resource.policy_document = Lazy.uncached_any(_PolicyDocumentProducer(self))
+        self._added.extend(statements)
+
+    def _document(self) -> dict:
+        return {
+            "Statement": [*self._statements, *(s.to_statement_json() for s in self._added)],
+            "Version": "2012-10-17",
+        }
+
+
+@jsii.implements(IAnyProducer)
+class _PolicyDocumentProducer:
+    def __init__(self, policy: NotebookInstancePolicy) -> None:
+        self._policy = policy
+
+    def produce(self, context: IResolveContext) -> Any:
+        return self._policy._document()
+
+
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
+_NAMES_OF_STAGE_ATTR = "_notebook_lifecycle_instance_names_of_stage"
 
 
 def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
     """Two notebook instances with the same literal name in one stage and environment cannot both exist."""
-    stage = Stage.of(scope)
-    holder: Any = stage if stage is not None else scope.node.root
-    claimed = getattr(holder, _NAMES_ATTR, None)
+    claimed = getattr(scope, _NAMES_OF_STAGE_ATTR, None)  # cached on the scope: one request per scope
     if claimed is None:
-        claimed = {}
-        setattr(holder, _NAMES_ATTR, claimed)
+        stage = Stage.of(scope)
+        holder: Any = stage if stage is not None else scope.node.root
+        claimed = getattr(holder, _NAMES_ATTR, None)
+        if claimed is None:
+            claimed = {}
+            setattr(holder, _NAMES_ATTR, claimed)
+        setattr(scope, _NAMES_OF_STAGE_ATTR, claimed)
     key = (arns.literal_account, arns.literal_region, name.lower())
     other = claimed.get(key)
     if other is not None:
@@ -381,7 +482,7 @@ class NotebookInstance(Resource, _Grants):
 
         # the role and what it needs
         if role is None:
-            role = iam.Role(
+            role = _NotebookRole(
                 self,
                 "Role",
                 assumed_by=_sagemaker_principal(),
@@ -393,7 +494,7 @@ class NotebookInstance(Resource, _Grants):
         self._payload_hooks = set(lifecycle_config.s3_hooks) if lifecycle_config is not None else set()
         self._statements_list = statements
         self._immutable_role = _is_immutable_role(role)
-        self._policy: Optional[iam.ManagedPolicy] = None
+        self._policy: Optional[NotebookInstancePolicy] = None
         if self._immutable_role:
             Annotations.of(self).add_warning_v2(
                 WARN_IMMUTABLE_ROLE,
@@ -402,14 +503,12 @@ class NotebookInstance(Resource, _Grants):
                 "attached to the role): " + json.dumps([s.readable() for s in statements], separators=(",", ":")),
             )
         else:
-            self._policy = iam.ManagedPolicy(
+            self._policy = NotebookInstancePolicy(
                 self,
                 "Policy",
                 description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)",
-                document=iam.PolicyDocument.from_json(
-                    {"Version": "2012-10-17", "Statement": [s.statement_json() for s in statements]}
-                ),
-                roles=[role],
+                statements=[s.statement_json(_Arns.of(scope).sort_policies) for s in statements],
+                role=role,
             )
 
         # warnings
@@ -463,8 +562,11 @@ class NotebookInstance(Resource, _Grants):
         # so they exist before the instance first boots. aws-cdk-lib has no public accessor for the
         # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
-            self._resource.node.add_dependency(self._policy)
-            _OrderAfterRolePolicies.add(scope, self._resource, role)
+            _OrderAfterRolePolicies._depend_on(self._resource, self._policy._resource)
+            if isinstance(role, _NotebookRole):
+                role._order_after_policies(scope, self._resource)
+            else:
+                _OrderAfterRolePolicies.add(scope, self._resource, role)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
@@ -582,8 +684,9 @@ class NotebookInstance(Resource, _Grants):
         return self._lifecycle_config
 
     @property
-    def policy(self) -> Optional[iam.ManagedPolicy]:
-        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role)."""
+    def policy(self) -> Optional[NotebookInstancePolicy]:
+        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role):
+        a :class:`NotebookInstancePolicy`, whose ``node.default_child`` is the ``iam.CfnManagedPolicy``."""
         return self._policy
 
     @property
