@@ -95,7 +95,9 @@ done
 : >"$S/drain"
 if [ "$DRAIN" != 0 ]; then
   a=$SECONDS
-  while pgrep -f 'notebook-lifecycle/run\.sh on-[a-z]+ [0-9]+ /' >/dev/null; do
+  # the hooks have returned, so any runner left is the continuation: matched also in the moment between
+  # its fork (it still shows the runner's own arguments) and its exec (they gain the state folder)
+  while pgrep -f 'notebook-lifecycle/run\.sh on-[a-z]+ [0-9]+' >/dev/null; do
     if [ $((SECONDS - a)) -ge "$DRAIN" ]; then echo running >"$S/drain"; break; fi
     echo "done" >"$S/drain"
     sleep 0.2
