@@ -23,12 +23,15 @@ PAYLOAD_RE = re.compile(r"<<'P'.*?\n(?P<text>[^\n]+)\nP\n", re.S)
 def payload_of(script: str) -> bytes:
     match = PAYLOAD_RE.search(script)
     assert match, "no payload heredoc in the script"
-    codec = "xz" if "b85decode" in script else "gzip"
-    return archive.text_decode(match.group("text"), codec)
+    if "|tar " not in script:  # xz: base95 of LZMA'd records
+        return archive.base95_decode(match.group("text"))
+    return archive.text_decode(match.group("text"), "gzip")
 
 
 def files_of(script: str) -> dict[str, tuple[bytes, int]]:
     raw = archive.decompress(payload_of(script))
+    if "|tar " not in script:
+        return {f.path: (f.data, f.mode) for f in archive.read_records(raw)}
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         return {m.name: (tar.extractfile(m).read(), m.mode) for m in tar.getmembers()}
 
@@ -71,8 +74,18 @@ def test_payload_holds_files_plan_and_runner(scripts):
     subprocess.run(["bash", "-n"], input=runner, text=True, check=True)
 
 
-def test_tar_is_deterministic_and_clean(scripts):
+def test_records_are_sorted_and_exact(scripts):
     raw = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    files = archive.read_records(raw)
+    assert archive.records(files) == raw  # nothing but "MODE SIZE PATH" lines and the data
+    heads = re.findall(rb"^([0-7]+) \d+ (\S+)$", raw, re.M)
+    paths = [p.decode() for _, p in heads if p.decode() in {f.path for f in files}]
+    assert paths == sorted(paths) == sorted(f.path for f in files)
+    assert {m for m, _ in heads} <= {b"644", b"755"}
+
+
+def test_tar_is_deterministic_and_clean(scripts):
+    raw = archive.decompress(payload_of(Bundle(scripts, compression="gzip").on_start_script))
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = tar.getmembers()
     assert [m.name for m in members] == sorted(m.name for m in members)
@@ -110,7 +123,7 @@ def test_identical_bytes_across_processes(tmp_path, scripts):
 def test_codecs_decode_to_the_same_files(scripts, codec):
     bundle = Bundle(scripts, compression=codec)
     assert files_of(bundle.on_start_script) == files_of(Bundle(scripts).on_start_script)
-    expected = "b85decode" if codec == "xz" else "base64 -d<<'P'|tar -xzmf-"
+    expected = "n=n*95+ord(c)-32" if codec == "xz" else "base64 -d<<'P'|tar -xzmf-"
     assert expected in bundle.on_start_script
 
 
@@ -218,7 +231,7 @@ def test_decoder_needs_only_basic_tools(scripts):
     decoder = re.sub(r"python3 -c '[^']*'", "python3", decoder)
     decoder = re.sub(r"^#.*$", "", decoder, flags=re.M)
     commands = set(re.findall(r"(?:^|[;|&{]|then|else)\s*([a-z][a-z0-9]*)\b", decoder, re.M))
-    assert commands <= {"umask", "set", "python3", "rm", "mkdir", "base64", "tar", "echo", "exit", "exec"}
+    assert commands <= {"umask", "set", "python3", "rm", "mkdir", "cd", "base64", "tar", "echo", "exit", "exec"}
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     gzip_script = Bundle(scripts, compression="gzip").on_start_script
     assert "python3" not in gzip_script.split("\n", 2)[2]  # gzip mode needs only coreutils, tar and gzip

@@ -184,10 +184,10 @@ def test_sagemaker_api_answer(bundle):
 
 
 def swap_payload(script: str, files: list[PackedFile]) -> str:
-    """The script with its payload replaced by a tarball of ``files``."""
+    """The script with its payload replaced by one holding ``files`` (as the bundler writes it)."""
     head, rest = script.split("<<'P'", 1)
     first, _payload, tail = rest.split("\n", 2)
-    return f"{head}<<'P'{first}\n{archive.text_encode(archive.pack(files, 'xz'), 'xz')}\n{tail}"
+    return f"{head}<<'P'{first}\n{archive.inline_text(files, 'xz')}\n{tail}"
 
 
 def other_files(bundle: Bundle, *, plan: bytes | None) -> list[PackedFile]:
@@ -226,7 +226,7 @@ def test_damaged_scripts(bundle):
     cases = {
         "truncated": (script[: len(script) // 2], "does not exec the runner"),
         "no closing P": (script.replace("\nP\n", "\n"), "no closing 'P' line"),
-        "bad text encoding": (script.replace(lines[payload_line], lines[payload_line][:-3] + "..."), "the payload is not valid base85"),
+        "bad text encoding": (script.replace(lines[payload_line], lines[payload_line][:-3] + "\t.."), "the payload is not valid base95"),
         "bad stream": (
             script.replace(lines[payload_line], archive.text_encode(b"\x5d" + b"\x00" * 40, "xz")),
             "the script is damaged",

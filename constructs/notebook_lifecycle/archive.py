@@ -9,12 +9,14 @@ compare unpacked files, not compressed bytes.
 Codecs:
 
 ``xz`` (the default)
-    Raw LZMA in the ``.lzma`` ("alone") container (13 bytes of header), carried
-    in the script as base85 text (5 characters per 4 bytes instead of base64's
-    4 per 3). The system ``python3``, present on every notebook platform,
-    decodes both with its standard library; ``tar`` unpacks.
+    Raw LZMA in the ``.lzma`` ("alone") container (13 bytes of header). The
+    inline bundle compresses :func:`records` (not a tar) and carries them as
+    :func:`base95_encode` text; the system ``python3``, present on every notebook
+    platform, decodes, decompresses and writes the files with its standard
+    library. (:func:`pack` still makes a tar: S3 delivery unpacks it with ``tar``,
+    and :func:`text_encode` still gives base85 for the S3 fetcher's line.)
 ``gzip``
-    gzip, carried as base64: needs only coreutils ``base64``, ``tar`` and
+    gzip of a tar, carried as base64: needs only coreutils ``base64``, ``tar`` and
     ``gzip`` on the instance. Header without name or time.
 
 Every payload byte is paid twice: once by the text encoding inside the script,
@@ -28,8 +30,9 @@ import binascii
 import gzip
 import io
 import lzma
+import re
 import tarfile
-from typing import Iterable
+from typing import Iterable, Optional
 
 from .errors import BundleError
 from .scripts import PackedFile
@@ -44,6 +47,13 @@ __all__ = [
     "unpack",
     "text_encode",
     "text_decode",
+    "records",
+    "read_records",
+    "base95_encode",
+    "base95_decode",
+    "inline_payload",
+    "inline_text",
+    "unpack_any",
 ]
 
 CODECS = ("xz", "gzip")
@@ -164,3 +174,96 @@ def unpack(data: bytes) -> list[PackedFile]:
     except tarfile.TarError as exc:
         raise BundleError(f"the payload is not a valid tar archive ({exc})") from None
     return sorted(out, key=lambda f: f.path)
+
+
+# -- the inline bundle's own framing and text (xz codec) ---------------------------------------
+#
+# ``records``: per file, sorted by path, a line ``MODE SIZE PATH`` (octal mode, decimal size) and
+# then exactly SIZE bytes of data. Against tar it saves each file's 512-byte header and padding
+# (about 45 characters of ``Content`` a file after compression). The decoder in bundle.py writes
+# the files with python3; read_records here is its reference reader.
+
+_RECORD_RE = re.compile(rb"([0-7]{3,4}) (0|[1-9][0-9]*) ([^\n]+)\n")
+
+
+def records(files: Iterable[PackedFile]) -> bytes:
+    """The files as ``records`` (see above): deterministic, sorted by path."""
+    return b"".join(
+        f"{f.mode:o} {len(f.data)} {f.path}\n".encode() + f.data for f in sorted(files, key=lambda f: f.path)
+    )
+
+
+def read_records(raw: bytes) -> list[PackedFile]:
+    """Undo :func:`records`; raises :class:`BundleError` when ``raw`` is not records."""
+    out: list[PackedFile] = []
+    at = 0
+    while at < len(raw):
+        m = _RECORD_RE.match(raw, at)
+        if m is None:
+            raise BundleError(f"the payload is not a valid records archive (byte {at})")
+        size = int(m[2])
+        start = m.end()
+        if start + size > len(raw):
+            raise BundleError(f"the payload is not a valid records archive ({m[3]!r} is cut short)")
+        path = m[3].decode("utf-8", "surrogateescape")
+        out.append(PackedFile(path, raw[start : start + size], bool(int(m[1], 8) & 0o111)))
+        at = start + size
+    return sorted(out, key=lambda f: f.path)
+
+
+# base95: the data as one big-endian number written in the 95 printable ASCII characters
+# (space to '~', digit value = code - 32), most significant first, without leading zero
+# digits. 9 bytes take 11 characters (base85: 11.25; base64: 12). Every character is safe
+# in a quoted heredoc line, and a line of them is never the terminator (one character, 'P')
+# as long as it is longer than one character. The decoder restores leading zero bytes
+# from the length it carries; LZMA's first byte (its properties) is never zero here.
+_B95 = bytes(range(32, 127))
+
+
+def base95_encode(data: bytes) -> str:
+    n, out = int.from_bytes(data, "big"), bytearray()
+    step = 95**16
+    while n:
+        n, r = divmod(n, step)
+        for _ in range(16):
+            r, d = divmod(r, 95)
+            out.append(_B95[d])
+    text = bytes(reversed(out)).lstrip(b" ").decode("ascii")
+    return text or " "
+
+
+def base95_decode(text: str, length: Optional[int] = None) -> bytes:
+    """Undo :func:`base95_encode` (``length``: bytes to restore, default the fewest that hold it)."""
+    n = 0
+    for c in text:
+        v = ord(c) - 32
+        if not 0 <= v < 95:
+            raise BundleError(f"the payload is not valid base95 (character {c!r})")
+        n = n * 95 + v
+    if length is None:
+        length = (n.bit_length() + 7) // 8
+    try:
+        return n.to_bytes(length, "big")
+    except OverflowError:
+        raise BundleError(f"the payload is not valid base95 (it holds more than {length} bytes)") from None
+
+
+def inline_payload(files: Iterable[PackedFile], codec: str) -> bytes:
+    """The compressed payload of an inline bundle: LZMA of :func:`records` (xz), or :func:`pack` (gzip)."""
+    if codec == "xz":
+        return compress(records(files), "xz")
+    return pack(files, codec)
+
+
+def inline_text(files: Iterable[PackedFile], codec: str) -> str:
+    """The heredoc line of an inline bundle: base95 (xz) or base64 (gzip) of :func:`inline_payload`."""
+    payload = inline_payload(files, codec)
+    return base95_encode(payload) if codec == "xz" else text_encode(payload, codec)
+
+
+def unpack_any(data: bytes) -> list[PackedFile]:
+    """The files of a compressed tar (:func:`pack`) or of compressed :func:`records`."""
+    raw = decompress(data)
+    if raw[257:262] == b"ustar" or not _RECORD_RE.match(raw):
+        return unpack(raw)
+    return read_records(raw)

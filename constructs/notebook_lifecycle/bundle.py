@@ -74,7 +74,19 @@ _TOP_LEVEL_TAKEN = frozenset({
 })
 _HOOKS = ("on-start", "on-create")
 
-_PY_DECODE = "python3 -c 'import lzma,base64;open(1,\"wb\").write(lzma.decompress(base64.b85decode(input())))'"
+# The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
+# LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: a line
+# "MODE SIZE PATH", then the data) below the current directory, the fresh install dir. A path
+# that is absolute or has a ".." name stops it (the bundler never makes one). Inside bash's single
+# quotes: no ' here. unbundle.py reads this shape: keep them in step.
+_PY_DECODE = """python3 -c 'import lzma,os
+n=0
+for c in input():n=n*95+ord(c)-32
+d=lzma.decompress(n.to_bytes(@LEN@,"big"))
+while d:
+ h,d=d.split(b"\\n",1);m,n,p=h.split(b" ",2);n=int(n)
+ if p[:1]==b"/"or b".."in p.split(b"/"):exit(p)
+ os.makedirs(os.path.dirname(p)or".",exist_ok=1);open(p,"wb").write(d[:n]);os.chmod(p,int(m,8));d=d[n:]'"""
 
 
 def _runner() -> bytes:
@@ -486,10 +498,14 @@ class Bundle:
         hook = self._hooks.get(name)
         if hook is None:
             return None
-        tar = archive.tar_bytes(hook.files)
-        payload = _compress_cached(tar, self.compression)
-        text = archive.text_encode(payload, self.compression)
-        script = self._decoder(hook.name, hook.install_dir).replace("@PAYLOAD@", text)
+        if self.compression == "xz":
+            payload = _compress_cached(archive.records(hook.files), "xz")
+            text = archive.base95_encode(payload)
+        else:
+            payload = _compress_cached(archive.tar_bytes(hook.files), self.compression)
+            text = archive.text_encode(payload, self.compression)
+        decoder = self._decoder(hook.name, hook.install_dir).replace("@LEN@", str(len(payload)))
+        script = decoder.replace("@PAYLOAD@", text)
         decoder_len = len(script) - len(text)
         parts: tuple[Union[str, DeployValue], ...] = (script,)
         if hook.values:
@@ -515,13 +531,15 @@ class Bundle:
         # shell's own error line names it (and python's names a missing lzma module).
         d = install_dir
         if self.compression == "xz":
-            unpack, tools = f"{_PY_DECODE}<<'P'|tar -xmf- -C {d}", "python3 lzma tar"
+            unpack, tools = f"cd {d}&&{_PY_DECODE}<<'P'", "python3 lzma"
+            pipefail = ""
         else:
             unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
+            pipefail = "set -o pipefail;"
         return (
             "#!/bin/bash\n"
             f"# notebook-lifecycle {__version__} {hook}\n"
-            f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&{unpack}||"
+            f"umask 022;{pipefail}rm -rf {d};mkdir {d}&&{unpack}||"
             f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
@@ -531,7 +549,10 @@ class Bundle:
     def _hook_size(self, hook: _Hook) -> HookSize:
         def approx(data: bytes) -> int:
             # compressed alone (without the shared dictionary it would enjoy), text-encoded, then base64
-            return _b64len(len(archive.text_encode(archive.compress(data, self.compression), self.compression)))
+            packed = archive.compress(data, self.compression)
+            if self.compression == "xz":
+                return _b64len(len(archive.base95_encode(packed)))
+            return _b64len(len(archive.text_encode(packed, self.compression)))
 
         r = self._render_hook(hook.name)
         assert r is not None
