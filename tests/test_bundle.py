@@ -15,7 +15,7 @@ import pytest
 
 from notebook_lifecycle import CONTENT_LIMIT, Autostop, Bundle, BundleError, Features, StartupScripts
 from notebook_lifecycle import archive
-from notebook_lifecycle.shipped import minify_shell, on_instance_text
+from notebook_lifecycle.shipped import minify_shell, on_instance_text, shell_blocks
 
 PAYLOAD_RE = re.compile(r"<<'P'.*?\n(?P<text>[^\n]+)\nP\n", re.S)
 
@@ -70,7 +70,8 @@ def test_payload_holds_files_plan_and_runner(scripts):
         "20-user.sh\tec2-user\tfg\tbash\t20-user.sh",
     ]
     runner = files[".notebook-lifecycle/run.sh"][0].decode()
-    assert runner == minify_shell(on_instance_text("run.sh"))
+    # no background step, ASCII names: the runner without its "bg" and "wide" blocks
+    assert runner == minify_shell(shell_blocks(on_instance_text("run.sh"), ("bg", "wide")))
     subprocess.run(["bash", "-n"], input=runner, text=True, check=True)
 
 
@@ -235,3 +236,16 @@ def test_decoder_needs_only_basic_tools(scripts):
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     gzip_script = Bundle(scripts, compression="gzip").on_start_script
     assert "python3" not in gzip_script.split("\n", 2)[2]  # gzip mode needs only coreutils, tar and gzip
+
+
+def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
+    from notebook_lifecycle.shipped import shipped_file
+
+    def runner(**options) -> bytes:
+        scripts = StartupScripts.from_files({"a.sh": "echo a\n", "b.sh": "echo b\n"}, **options)
+        return files_of(Bundle(scripts).on_start_script)[".notebook-lifecycle/run.sh"][0]
+
+    assert runner() == shipped_file("run.sh", ("bg", "wide"))
+    assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide",))
+    wide = StartupScripts.from_files({"ünï.sh": "echo u\n"})
+    assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg",))

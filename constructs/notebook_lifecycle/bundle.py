@@ -89,8 +89,16 @@ while d:
  os.makedirs(os.path.dirname(p)or".",exist_ok=1);open(p,"wb").write(d[:n]);os.chmod(p,int(m,8));d=d[n:]'"""
 
 
-def _runner() -> bytes:
-    return shipped_file("run.sh")
+def _runner(steps: Sequence[Step] = ()) -> bytes:
+    """The runner (minified) for a plan of ``steps``: without the code that no step of it needs
+    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII).
+    No steps: the whole runner."""
+    without = []
+    if steps and not any(s.background for s in steps):
+        without.append("bg")
+    if steps and all(s.name.isascii() for s in steps):
+        without.append("wide")
+    return shipped_file("run.sh", tuple(without))
 
 
 _COMPRESSED: dict[tuple[str, str], bytes] = {}
@@ -483,7 +491,7 @@ class Bundle:
         files = (
             tuple(user_files)
             + tuple(feature_files)
-            + (PackedFile(PLAN_PATH, plan.encode(), False), PackedFile(RUNNER_PATH, _runner(), True))
+            + (PackedFile(PLAN_PATH, plan.encode(), False), PackedFile(RUNNER_PATH, _runner(steps), True))
         )
         paths = [f.path for f in files]
         if len(set(paths)) != len(paths):
@@ -567,7 +575,7 @@ class Bundle:
             total=r.content_length,
             limit=CONTENT_LIMIT,
             decoder_chars=_b64len(r.decoder_len),
-            runner_chars=approx(_runner()),
+            runner_chars=approx(_runner(hook.steps)),
             files=costs,
             values=values,
         )

@@ -27,10 +27,13 @@
 # step's; a line says what was cut. If the volume is full, the log is in /tmp.
 #
 # Plan: $h/plan, one step a line: NAME<TAB>USER<TAB>fg|bg<TAB>exec|bash<TAB>PATH
-# This file is shipped minified (shipped.minify_shell: comment lines, indentation and
-# some blanks removed): keep it free of heredocs and multi-line strings. Its size counts
-# against the 16,384 character budget of every bundle: keep it short. Hence the short
-# names, all global (functions share them on purpose; none uses `local`):
+# This file is shipped minified (shipped.minify_shell: comment lines and indentation
+# removed): keep it free of heredocs and multi-line strings. Its size counts against the
+# 16,384 character budget of every bundle: keep it short. Hence the short names, all
+# global (functions share them on purpose; none uses `local`), and no `set -u`.
+# Blocks between the comment lines `#{NAME` and `#}NAME` are left out of a bundle whose
+# plan does not need them (bundle.py, shipped.shell_blocks): `bg` when no step runs in the
+# background, `wide` when every step name is ASCII. Each must leave valid code without it.
 #   h this folder, d the install dir, H hook, D deadline (s), M per-step limit (s),
 #   T root's state folder, G the log's path, C set in the continuation, P the log (our fd 1),
 #   k clock (ms since boot), t a time as text, t0 the start, s log size copied to CloudWatch,
@@ -38,11 +41,10 @@
 #   i step number (its line in the plan); n u m x p its plan fields; per step: N name, V user, B began (ms),
 #   R status, S ms taken, W its wrapper's pid.
 # Unquoted expansions here are numbers or fixed paths.
-# shellcheck disable=SC2086,SC2206
-set -u
+# shellcheck disable=SC2086,SC2206,SC2154
 h=${0%/*}
 d=${h%/*}
-if [ "${1-}" = --step ]; then
+if [ "$1" = --step ]; then
   IFS=$'\t' read -r n u m x p < <(sed -n "$2p" "$h/plan")
   # a step with a #! line is executed, one without is run by bash
   b=
@@ -51,15 +53,12 @@ if [ "${1-}" = --step ]; then
 fi
 H=$1
 D=$2
-T=${3-}
-G=${4-}
-C=${3:+1}
+T=$3
+G=$4
+C=$3
 M=${NL_STEP_LIMIT:-900}
 P=/proc/$$/fd/1
-t=0
-l=
-w=
-r=
+l='' w='' r=''
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /
 umask 022
@@ -83,26 +82,22 @@ f() {
   ((z > s)) && tail -c +$((s + 1)) $P | head -c $((z - s)) >&3
   s=$z
 }
-# st J: the outcome of step J into R and S; 1 while it runs
-st() {
-  clk
-  S[$1]=$((k - B[$1]))
-  if [ -s "$T/$1" ]; then
-    read -r e <"$T/$1"
-    R[$1]=ok
-    [ "$e" = 0 ] || R[$1]=failed\($e\)
-  elif kill -0 ${W[$1]} 2>/dev/null; then
-    return 1
-  else
-    # its wrapper died first: the step killed its parent
-    R[$1]=orphaned
-  fi
-}
-# hold J [SECONDS]: wait for step J, up to SECONDS (none: just look; then it is detached), and log it
+# hold J [SECONDS]: wait for step J, up to SECONDS (none: just look), its outcome into R and
+# S, and log it: its exit status, orphaned (its wrapper died first: the step killed its
+# parent) or detached (still running after SECONDS)
 hold() {
   clk
   a=$((k + ${2:-0} * 1000))
-  until st $1; do
+  while :; do
+    clk
+    S[$1]=$((k - B[$1]))
+    if [ -s $T/$1 ]; then
+      read -r e <$T/$1
+      R[$1]=ok
+      [ "$e" = 0 ] || R[$1]=failed\($e\)
+      break
+    fi
+    kill -0 ${W[$1]} 2>/dev/null || { R[$1]=orphaned; break; }
     ((k < a)) || { R[$1]=detached; break; }
     sleep 0.5
   done
@@ -119,12 +114,18 @@ held() {
 tab() {
   b=40
   for j in "${!N[@]}"; do
-    a=${N[j]//[$'\200'-$'\277']/}
+    a=${N[j]}
+    #{wide: bytes of a UTF-8 character after its first do not count
+    a=${a//[$'\200'-$'\277']/}
+    #}wide
     ((${#a} > b)) && b=${#a}
   done
   printf '\nnotebook-lifecycle summary (%s)\n%-*s %-9s %-11s %9s\n' $H $b STEP USER STATUS SECONDS
   for j in "${!N[@]}"; do
-    a=${N[j]//[$'\200'-$'\277']/}
+    a=${N[j]}
+    #{wide
+    a=${a//[$'\200'-$'\277']/}
+    #}wide
     sec t ${S[j]}
     printf '%-*s %-9s %-11s %9s\n' $((b + ${#N[j]} - ${#a})) "${N[j]}" ${V[j]} ${R[j]} $t
   done
@@ -219,7 +220,7 @@ fi
 i=0
 while IFS=$'\t' read -r n u m x p; do
   i=$((i + 1))
-  [ "${N[i]-}" ] && continue
+  [ "${N[i]}" ] && continue
   if [ "$l$m" = 1fg ]; then
     r=$i
     break
@@ -235,11 +236,13 @@ while IFS=$'\t' read -r n u m x p; do
   N[i]=$n V[i]=$u B[i]=$k R[i]=started S[i]=0
   # shellcheck disable=SC2016
   c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w $T/$i "${c[@]}")
-  if [ $m = bg ]; then
+  if [ $m = fg ]; then
+    "${c[@]}" </dev/null 3>&- &
+  #{bg
+  else
     # background output interleaves with later steps: tag each line with the step's name
     "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u -n "s|^|[${n//[\\|&]/_}] |;1,20000p;20001s/.*/notebook-lifecycle: more output cut/p") 2>&1 &
-  else
-    "${c[@]}" </dev/null 3>&- &
+  #}bg
   fi
   W[i]=$!
   if [ $m = fg ]; then
@@ -262,7 +265,9 @@ while IFS=$'\t' read -r n u m x p; do
 done <$h/plan
 
 if [ "$C" ]; then
+  #{bg: only background steps can still be "started" here
   held started
+  #}bg
   tab
   echo "total ${t}s since the start (the final summary, after the deadline)"
   rm -rf $T
@@ -270,7 +275,7 @@ if [ "$C" ]; then
 fi
 kill $w 2>/dev/null
 q=
-[[ ${R[*]-} =~ started|detached ]] && q=1
+[[ ${R[*]} =~ started|detached ]] && q=1
 if [ "$r$q" ]; then
   [ "$r" ] && echo "notebook-lifecycle: ${D}s deadline: steps $r+ go on in the background"
   [ "$q" ] && echo "notebook-lifecycle: steps still running; their outcome follows in the log"
