@@ -77,8 +77,8 @@ _HOOKS = ("on-start", "on-create")
 # The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
 # LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: a line
 # "MODE SIZE PATH", then the data) below the current directory, the fresh install dir. A path
-# that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside bash's single
-# quotes: no ' here. unbundle.py reads this shape: keep them in step.
+# that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
+# bash's single quotes: no ' here. unbundle.py reads this shape: keep them in step.
 _PY_DECODE = """python3 -c 'import lzma,os
 n=0
 for c in input():n=n*95+ord(c)-32
