@@ -340,7 +340,10 @@ def archive_bytes(packed: Sequence[PackedFile], v: Variant) -> bytes:
     user = [f for f in packed if not _is_reserved(f.path)]
     ours = [f for f in packed if _is_reserved(f.path)]
     if v.framing == "records":
-        return archive.records(user) + archive.records(ours) if v.reserved_last else archive.records(packed)
+        if v.reserved_last:
+            by_path = lambda f: f.path  # noqa: E731
+            return archive.records(sorted(user, key=by_path) + sorted(ours, key=by_path), keep_order=True)
+        return archive.records(packed)
     if v.reserved_last:  # two of the library's tars, the first without its end-of-archive blocks
         return archive.tar_bytes(user)[: -2 * tarfile.BLOCKSIZE] + archive.tar_bytes(ours)
     return archive.tar_bytes(packed)
@@ -403,9 +406,11 @@ def unpack_command(encoding: str, framing: str, d: str, library_code: str) -> st
     """One python3 process decodes the text (or reads raw bytes) and decompresses into ``d``; with the
     `records` framing it then writes the files with the library's own loop (no tar), with `tar` it
     writes the stream to tar. ``@LEN@``: the payload's byte length."""
-    head, sep, writer = library_code.partition("\nwhile d:")
-    if not sep or "d=lzma.decompress(" not in head:
-        raise ShapeChanged("the library's python3 code has no `d=lzma.decompress(...)` then `while d:` loop")
+    lines = library_code.split("\n")
+    at = next((i for i, line in enumerate(lines) if line.startswith("d=lzma.decompress(")), None)
+    if at is None or at + 1 >= len(lines):
+        raise ShapeChanged("the library's python3 code has no `d=lzma.decompress(...)` line before its writer")
+    head, writer = "\n".join(lines[: at + 1]), "\n".join(lines[at + 1:])
     if encoding == "base95":
         read = head.split("\n", 1)[1]  # the library's own decoding lines, after the import line
     elif encoding in _BASES:
@@ -414,7 +419,7 @@ def unpack_command(encoding: str, framing: str, d: str, library_code: str) -> st
                 'd=lzma.decompress(n.to_bytes(@LEN@,"big"))')
     else:
         read = f"d={_READ[encoding]}"
-    write = f"while d:{writer}" if framing == "records" else "sys.stdout.buffer.write(d)"
+    write = writer if framing == "records" else "sys.stdout.buffer.write(d)"
     code = f"import base64,lzma,os,sys\n{read}\n{write}"
     feed = 'tail -c @LEN@ "$0"|' if encoding == "binary" else ""
     heredoc = "" if encoding == "binary" else "<<'P'"

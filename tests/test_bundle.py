@@ -78,11 +78,26 @@ def test_payload_holds_files_plan_and_runner(scripts):
 def test_records_are_sorted_and_exact(scripts):
     raw = archive.decompress(payload_of(Bundle(scripts).on_start_script))
     files = archive.read_records(raw)
-    assert archive.records(files) == raw  # nothing but "MODE SIZE PATH" lines and the data
-    heads = re.findall(rb"^([0-7]+) \d+ (\S+)$", raw, re.M)
-    paths = [p.decode() for _, p in heads if p.decode() in {f.path for f in files}]
+    assert archive.records(files) == raw  # nothing but the separator, "MODE PATH" lines and the data
+    sep = raw[:3]
+    assert len(set(sep)) == 3 and all(b < 32 and b != 10 for b in sep)
+    heads = [rec.split(b"\n", 1)[0].split(b" ", 1) for rec in raw.split(sep)[1:]]
+    paths = [p.decode() for _, p in heads]
     assert paths == sorted(paths) == sorted(f.path for f in files)
     assert {m for m, _ in heads} <= {b"644", b"755"}
+
+
+def test_records_separator_never_occurs_in_a_file():
+    from notebook_lifecycle.scripts import PackedFile
+
+    first = bytes([1, 2, 3])
+    files = [PackedFile("a.bin", first + b"x" + bytes([1, 2, 4]), False), PackedFile("b.sh", b"echo\n", True)]
+    raw = archive.records(files)
+    assert raw[:3] not in (first, bytes([1, 2, 4])) and raw.count(raw[:3]) == 2
+    assert archive.read_records(raw) == sorted(files, key=lambda f: f.path)
+    assert archive.read_records(archive.records([PackedFile("e", b"", False)])) == [PackedFile("e", b"", False)]
+    with pytest.raises(BundleError, match="not a valid records archive"):
+        archive.read_records(b"hello")
 
 
 def test_tar_is_deterministic_and_clean(scripts):

@@ -29,10 +29,11 @@ import base64
 import binascii
 import gzip
 import io
+import itertools
 import lzma
 import re
 import tarfile
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from .errors import BundleError
 from .scripts import PackedFile
@@ -48,6 +49,7 @@ __all__ = [
     "text_encode",
     "text_decode",
     "records",
+    "is_records",
     "read_records",
     "base95_encode",
     "base95_decode",
@@ -178,36 +180,54 @@ def unpack(data: bytes) -> list[PackedFile]:
 
 # -- the inline bundle's own framing and text (xz codec) ---------------------------------------
 #
-# ``records``: per file, sorted by path, a line ``MODE SIZE PATH`` (octal mode, decimal size) and
-# then exactly SIZE bytes of data. Against tar it saves each file's 512-byte header and padding
-# (about 45 characters of ``Content`` a file after compression). The decoder in bundle.py writes
-# the files with python3; read_records here is its reference reader.
+# ``records``: a separator SEP of three distinct control bytes (never \n) that occurs in no file,
+# then per file, sorted by path: a line ``MODE PATH`` (octal mode) and the file's bytes, each record
+# followed by the next SEP. So the payload is SEP + SEP.join(records), and SEP = its first three
+# bytes. Three distinct bytes cannot overlap themselves, names hold no control characters (scripts.py)
+# and a record starts with a digit: the only SEPs in the payload are the separators. Against tar it
+# saves each file's 512-byte header and padding, against "MODE SIZE PATH" lines the sizes' digits.
+# The decoder in bundle.py writes the files with python3; read_records here is its reference reader.
 
-_RECORD_RE = re.compile(rb"([0-7]{3,4}) (0|[1-9][0-9]*) ([^\n]+)\n")
+_CONTROL = [b for b in range(1, 32) if b != 10]
+_RECORD_HEAD_RE = re.compile(rb"([0-7]{3,4}) ([^\n]+)\n")
 
 
-def records(files: Iterable[PackedFile]) -> bytes:
-    """The files as ``records`` (see above): deterministic, sorted by path."""
-    return b"".join(
-        f"{f.mode:o} {len(f.data)} {f.path}\n".encode() + f.data for f in sorted(files, key=lambda f: f.path)
-    )
+def _separator(files: Sequence[PackedFile]) -> bytes:
+    for sep in itertools.permutations(_CONTROL, 3):
+        s = bytes(sep)
+        if not any(s in f.data for f in files):
+            return s
+    for sep in itertools.permutations(range(256), 3):  # only a huge binary file holds all of the above
+        s = bytes(sep)
+        if 10 not in s and not s[0] in b"01234567" and not any(s in f.data for f in files):
+            return s
+    raise BundleError("no separator for the records: the files hold every 3-byte sequence")  # pragma: no cover
+
+
+def records(files: Iterable[PackedFile], *, keep_order: bool = False) -> bytes:
+    """The files as ``records`` (see above): deterministic, sorted by path (``keep_order``: as given)."""
+    files = list(files) if keep_order else sorted(files, key=lambda f: f.path)
+    sep = _separator(files)
+    return sep + b"".join(f"{f.mode:o} {f.path}\n".encode() + f.data + sep for f in files)[: -len(sep) or None]
+
+
+def is_records(raw: bytes) -> bool:
+    """Whether ``raw`` starts as :func:`records` do (a tar starts with a name; gzip and LZMA elsewhere)."""
+    return len(raw) >= 4 and len(set(raw[:3])) == 3 and 10 not in raw[:3] and raw[3:4].isdigit() \
+        and raw[257:262] != b"ustar"
 
 
 def read_records(raw: bytes) -> list[PackedFile]:
     """Undo :func:`records`; raises :class:`BundleError` when ``raw`` is not records."""
+    if not is_records(raw):
+        raise BundleError("the payload is not a valid records archive (no separator at the start)")
     out: list[PackedFile] = []
-    at = 0
-    while at < len(raw):
-        m = _RECORD_RE.match(raw, at)
+    for n, rec in enumerate(raw.split(raw[:3])[1:], start=1):
+        m = _RECORD_HEAD_RE.match(rec)
         if m is None:
-            raise BundleError(f"the payload is not a valid records archive (byte {at})")
-        size = int(m[2])
-        start = m.end()
-        if start + size > len(raw):
-            raise BundleError(f"the payload is not a valid records archive ({m[3]!r} is cut short)")
-        path = m[3].decode("utf-8", "surrogateescape")
-        out.append(PackedFile(path, raw[start : start + size], bool(int(m[1], 8) & 0o111)))
-        at = start + size
+            raise BundleError(f"the payload is not a valid records archive (record {n} has no 'MODE PATH' line)")
+        path = m[2].decode("utf-8", "surrogateescape")
+        out.append(PackedFile(path, rec[m.end():], bool(int(m[1], 8) & 0o111)))
     return sorted(out, key=lambda f: f.path)
 
 
@@ -264,6 +284,4 @@ def inline_text(files: Iterable[PackedFile], codec: str) -> str:
 def unpack_any(data: bytes) -> list[PackedFile]:
     """The files of a compressed tar (:func:`pack`) or of compressed :func:`records`."""
     raw = decompress(data)
-    if raw[257:262] == b"ustar" or not _RECORD_RE.match(raw):
-        return unpack(raw)
-    return read_records(raw)
+    return read_records(raw) if is_records(raw) else unpack(raw)
