@@ -322,3 +322,21 @@ def test_found_bundle_is_frozen(bundle):
     assert isinstance(found, FoundBundle)
     with pytest.raises(AttributeError):
         found.label = "x"  # type: ignore[misc]
+
+
+def test_reads_bundles_in_the_earlier_tar_and_base85_format(bundle):
+    # what the library wrote before the records + base95 payload: a tar, LZMA, base85, unpacked by tar
+    [found] = read_bundles(bundle.on_start_script)
+    d = found.install_dir
+    old = (
+        "#!/bin/bash\n"
+        "# notebook-lifecycle 0.1.0 on-start\n"
+        f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&python3 -c 'import lzma,base64;open(1,\"wb\")"
+        f".write(lzma.decompress(base64.b85decode(input())))'<<'P'|tar -xmf- -C {d}||"
+        "{ echo notebook-lifecycle: cannot unpack, needs python3 lzma tar;exit 0;}\n"
+        f"{archive.text_encode(archive.pack(found.files, 'xz'), 'xz')}\n"
+        "P\n"
+        f"exec /bin/bash {d}/.notebook-lifecycle/run.sh on-start {found.deadline_seconds}\n"
+    )
+    [again] = read_bundles(old)
+    assert again.files == found.files and again.plan == found.plan and again.compression == "xz"
