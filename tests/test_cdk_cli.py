@@ -154,3 +154,79 @@ def test_cdk_deploy_to_moto_and_read_the_lifecycle_config_back(moto_endpoint: st
     ]
     assert remaining == []
     assert sm.list_notebook_instances()["NotebookInstances"] == []
+
+
+def test_cdk_deploy_publishes_a_200_kb_folder_as_an_s3_asset_that_the_script_fetches(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """``delivery="auto"`` on a 200 KB folder: ``cdk deploy`` publishes the payload to the bootstrap
+    bucket (moto), the deployed lifecycle script names that object and its sha256, the role may read
+    exactly that object; and, where the emulator runs, the deployed script fetches it and runs every step."""
+    import base64
+    import hashlib
+
+    import boto3
+
+    from notebook_lifecycle.emulator import Emulator, unavailable_reason
+    from notebook_lifecycle.unbundle import read_script
+    from test_delivery import realistic_folder
+
+    folder = realistic_folder(tmp_path / "setup")
+    env = _base_env()
+    env.update(
+        AWS_ENDPOINT_URL=moto_endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, NOTEBOOK_LIFECYCLE_FOLDER=str(folder),
+    )
+    stack_name = "NotebookLifecycleDelivery"
+    app = f"{VENV_BIN / 'python'} tests/cdk_apps/delivery_app.py"
+    outdir = tmp_path / "cdk.out"
+    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices", "--app", app, "-o", str(outdir), env=env)
+    _cdk("deploy", stack_name, "--app", app, "--require-approval", "never", "--no-notices", "-o", str(outdir),
+         env=env, timeout=300)
+
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    cfn = session.client("cloudformation", endpoint_url=moto_endpoint)
+    sm = session.client("sagemaker", endpoint_url=moto_endpoint)
+    s3 = session.client("s3", endpoint_url=moto_endpoint)
+    iam = session.client("iam", endpoint_url=moto_endpoint)
+    physical = {
+        r["ResourceType"]: r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    config = sm.describe_notebook_instance_lifecycle_config(
+        NotebookInstanceLifecycleConfigName=physical[LCC].rsplit("/", 1)[-1]
+    )
+    content = config["OnStart"][0]["Content"]
+    assert len(content) <= 16384
+    script = base64.b64decode(content).decode()
+    bucket = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
+    found = read_script(script)
+    assert found.s3 is not None and (found.s3.bucket, found.s3.region) == (bucket, REGION)
+    body = s3.get_object(Bucket=bucket, Key=found.s3.key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == found.s3.sha256 and len(body) == found.s3.size
+
+    policy_arn = physical["AWS::IAM::ManagedPolicy"]
+    version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    fetch = [s for s in document["Statement"] if s.get("Sid") == "FetchLifecyclePayload"]
+    assert fetch and fetch[0]["Action"] == "s3:GetObject"
+    assert fetch[0]["Resource"] == f"arn:aws:s3:::{bucket}/{found.s3.key}"
+
+    reason = unavailable_reason()
+    if reason is None:  # the deployed script, run as root in the emulator, fetches from moto and runs the steps
+        from conftest import HOST_PYTHON_DIRS, summary_rows
+
+        emu = Emulator(tmp_path / "state", binds=HOST_PYTHON_DIRS, env={
+            "AWS_ENDPOINT_URL_S3": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        }, forward=[int(moto_endpoint.rsplit(":", 1)[1])])  # the emulator has a network of its own
+        result = emu.run(script)
+        assert not result.failed, result.summary()
+        assert f"fetched s3://{bucket}/{found.s3.key}" in result.output
+        assert summary_rows(result.output) == {
+            "10-conda-env.sh": ("ec2-user", "ok"), "20-jupyter.sh": ("ec2-user", "ok"),
+        }, result.output
+
+    iam.detach_role_policy(RoleName=physical["AWS::IAM::Role"], PolicyArn=policy_arn)
+    _cdk("destroy", stack_name, "--app", app, "--force", "--no-notices", "-o", str(outdir), env=env)

@@ -28,6 +28,7 @@ from cdk_apps import (  # noqa: I001  (sets PATH for jsii first)
     LOCKED_DOWN_STACK,
     build_example,
     build_locked_down,
+    build_locked_down_s3,
     build_variants,
     new_app,
 )
@@ -60,6 +61,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     app = new_app(outdir=str(outdir))
     build_example(app)
     build_locked_down(app)
+    build_locked_down_s3(app)
     build_variants(app)
     assembly = app.synth()
     return {s.stack_name: Path(s.template_full_path) for s in assembly.stacks}
@@ -90,7 +92,7 @@ def nag_findings(build: Callable[[cdk.App], Any], pack: str, outdir: Path) -> li
 
 
 def test_cfn_lint_passes_on_every_template(templates: dict[str, Path]) -> None:
-    assert {EXAMPLE_STACK, LOCKED_DOWN_STACK, "VariantNetworked", "VariantShared"} <= set(templates)
+    assert {EXAMPLE_STACK, LOCKED_DOWN_STACK, f"{LOCKED_DOWN_STACK}S3", "VariantNetworked", "VariantShared"} <= set(templates)
     version = subprocess.run([str(BIN / "cfn-lint"), "--version"], capture_output=True, text=True, timeout=60)
     major, minor = (int(x) for x in re.search(r"(\d+)\.(\d+)", version.stdout + version.stderr).groups())
     assert (major, minor) >= (1, 58), version.stdout
@@ -107,6 +109,16 @@ def test_cfn_lint_passes_on_every_template(templates: dict[str, Path]) -> None:
 @pytest.mark.parametrize("pack", sorted(PACKS))
 def test_cdk_nag_locked_down_has_zero_findings(pack: str, tmp_path: Path) -> None:
     assert nag_findings(build_locked_down, pack, tmp_path) == []
+
+
+@pytest.mark.parametrize("pack", sorted(PACKS))
+def test_cdk_nag_locked_down_with_s3_delivery_has_zero_findings(pack: str, tmp_path: Path) -> None:
+    findings = nag_findings(build_locked_down_s3, pack, tmp_path)
+    assert findings == []
+    template = json.loads((tmp_path / f"{LOCKED_DOWN_STACK}S3.template.json").read_text())
+    fetch = [s for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"
+             for s in r["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "FetchLifecyclePayload"]
+    assert len(fetch) == 1 and fetch[0]["Action"] == "s3:GetObject"  # the pack saw the grant, and passed it
 
 
 @pytest.mark.parametrize("pack", sorted(PACKS))

@@ -152,8 +152,9 @@ def test_defaults_emit_notebook_lifecycle_config_role_and_policy() -> None:
         "InstanceMetadataServiceConfiguration": {"MinimumInstanceMetadataServiceVersion": "2"},
         "LifecycleConfigName": {"Fn::GetAtt": [lcc_id, "NotebookInstanceLifecycleConfigName"]},
     }
-    # permissions exist before the first boot: the managed policy and the role (with anything granted to it)
-    assert sorted(nb_res["DependsOn"]) == sorted([mp_id, role_id])
+    # permissions exist before the first boot (the role is ordered by RoleArn; its default policy, when
+    # something is granted, by DependsOn: tests/test_grants.py)
+    assert nb_res["DependsOn"] == [mp_id]
     t.has_resource_properties(
         ROLE,
         {
@@ -410,7 +411,7 @@ def test_no_dependency_cycle_and_policy_precedes_notebook() -> None:
     mp_id = only(tpl, MP)[0]
     assert "DependsOn" not in only(tpl, MP)[1]
     assert "Notebook" not in json.dumps(only(tpl, MP)[1]["Properties"]["PolicyDocument"]).replace("NotebookInstance", "")
-    assert sorted(only(tpl, NB)[1]["DependsOn"]) == sorted([mp_id, only(tpl, ROLE)[0]])
+    assert only(tpl, NB)[1]["DependsOn"] == [mp_id]
 
 
 # -- tags, escape hatches ------------------------------------------------------------------------
@@ -569,7 +570,7 @@ def test_different_inputs_build_different_bundles() -> None:
 # -- validations (errors) ------------------------------------------------------------------------
 
 
-def test_content_over_the_limit_fails_synth_naming_the_costliest_files() -> None:
+def test_content_over_the_limit_with_inline_delivery_fails_synth_naming_the_costliest_files() -> None:
     import random
     import string
 
@@ -577,11 +578,12 @@ def test_content_over_the_limit_fails_synth_naming_the_costliest_files() -> None
     blob = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(20000))
     scripts = StartupScripts.from_files({"run.sh": "#!/bin/bash\necho hi\n", "data/blob.txt": blob})
     stack = _stack()
-    NotebookInstance(stack, "Notebook", on_start=scripts)  # construction itself succeeds
+    NotebookInstance(stack, "Notebook", on_start=scripts, delivery="inline")  # construction itself succeeds
     message = _synth_error(stack)
     assert "Test/Notebook/LifecycleConfig" in message
     assert "over SageMaker's limit of 16384" in message
     assert "data/blob.txt" in message
+    assert "delivery='auto' or 's3'" in message
 
 
 @pytest.mark.parametrize(

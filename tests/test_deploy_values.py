@@ -151,7 +151,7 @@ def test_a_value_bound_over_the_limit_fails_the_size_check_naming_it() -> None:
     with pytest.raises(BundleError, match=r"counting the deploy-time values V0 at 4096 bytes"):
         Bundle(SCRIPTS, features=big)
     stack = _stack()
-    LifecycleConfig(stack, "Lcc", on_start=SCRIPTS, features=Features(environment={
+    LifecycleConfig(stack, "Lcc", on_start=SCRIPTS, delivery="inline", features=Features(environment={
         f"V{i}": cdk.Fn.ref("AWS::StackName") for i in range(40)
     }))
     with pytest.raises(Exception, match=r"counting the deploy-time values V0 at 256 bytes"):

@@ -19,9 +19,11 @@ from .scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cdk import (
+        FleetUser,
         INotebookInstance,
         LifecycleConfig,
         LifecycleConfigProps,
+        NotebookFleet,
         NotebookGovernance,
         NotebookInstance,
         NotebookInstanceProps,
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "NotebookInstance", "LifecycleConfig", "NotebookInstanceProps", "LifecycleConfigProps", "INotebookInstance",
     "NotebookGovernance",
+    "NotebookFleet", "FleetUser",
 }
 
 

@@ -4,12 +4,15 @@ Shape of an emitted script (the *decoder*, a few hundred bytes)::
 
     #!/bin/bash
     # notebook-lifecycle 0.1.0 on-start: ...
-    ...unpack the base64 payload below into the install dir...
+    ...write the files of the payload text below into the install dir...
     exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
 
-The payload is a deterministic, compressed tarball holding the user's files,
-the feature files, the run plan and the runner itself (shipped minified), so
-the runner costs compressed bytes only.
+The payload holds the user's files, the feature files, the run plan and the
+runner itself (shipped minified), so the runner costs compressed bytes only. For
+the default ``xz`` codec it is LZMA of ``archive.records``, written as base95 and
+unpacked by the decoder's own python3; for ``gzip``, a deterministic gzipped tar as
+base64, unpacked by ``tar``. The S3 object (:meth:`Bundle.payload`) is always the
+tarball (``archive.pack``), which the S3 fetcher unpacks with ``tar``.
 
 Deploy-time values (:class:`~notebook_lifecycle.deploy_values.DeployValue` in
 ``Features(environment=...)``) cannot be in the payload: it is compressed at
@@ -18,6 +21,13 @@ synth time. Each one gets a line of its own after the payload,
 constructs fill in at deploy time (``Fn::Base64``); :meth:`Bundle.content_parts`
 gives the script as literal text around those slots. A bundle without deploy-time
 values renders exactly as before.
+
+Delivery (``delivery=``). ``"inline"`` puts the payload in the script, as above;
+``"s3"`` keeps it as an S3 object and the script is the small fetcher of
+:mod:`notebook_lifecycle.delivery` (:meth:`Bundle.s3_content_parts`; the CDK
+constructs publish :meth:`Bundle.payload` as an asset); ``"auto"`` (the default of
+the constructs and the CLI; ``Bundle`` itself defaults to ``"inline"``) is inline when the inline script fits SageMaker's 16,384 characters, S3 otherwise
+(:meth:`Bundle.delivery_of` says which, :meth:`Bundle.delivery_reason` why).
 
 Rendering (tar, compression, the script) happens on first use of a script, a
 content or a size, not in the constructor, which checks every input: a bundle
@@ -43,6 +53,7 @@ from .scripts import RESERVED_DIR, PackedFile, StartupScripts, Step
 from .shipped import shipped_file
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .delivery import S3Slot
     from .features import Features, IamGrant
 
 __all__ = [
@@ -130,7 +141,13 @@ class FileCost:
 
 @dataclass(frozen=True)
 class HookSize:
-    """Size budget of one lifecycle hook."""
+    """Size budget of one lifecycle hook.
+
+    ``total`` is what counts against the limit: the inline script, or for S3 delivery the
+    fetcher script (``fetcher_chars``, counted with the bucket, region and key at their bound);
+    ``inline_total`` is what the inline script is (or would be), ``payload_bytes`` the size of
+    the compressed payload (the S3 object for S3 delivery).
+    """
 
     hook: str
     total: int
@@ -140,6 +157,14 @@ class HookSize:
     files: tuple[FileCost, ...]
     #: one entry per deploy-time value: ``path`` is its name, ``raw_bytes`` the bound it is counted at
     values: tuple[FileCost, ...] = ()
+    #: "inline" or "s3": how the payload reaches the instance
+    delivery: str = "inline"
+    #: bytes of the compressed payload (the S3 object, for S3 delivery)
+    payload_bytes: int = 0
+    #: characters after base64 of the S3 fetcher script (0 for inline delivery)
+    fetcher_chars: int = 0
+    #: characters after base64 of the inline script (equal to ``total`` for inline delivery)
+    inline_total: int = 0
 
     @property
     def headroom(self) -> int:
@@ -154,6 +179,15 @@ class HookSize:
 
     def render(self) -> str:
         lines = [f"{self.hook}: {self.total} of {self.limit} characters (headroom {self.headroom})"]
+        if self.delivery == "s3":
+            lines[0] += ", delivery s3"
+            lines.append(
+                f"  delivery s3: the payload ({self.payload_bytes} bytes) is an S3 object; the lifecycle script is "
+                f"the fetcher ({self.fetcher_chars} characters, bucket, region and key counted at their bound); "
+                f"inline it would be {self.inline_total} characters"
+            )
+        else:
+            lines[0] += f", delivery inline (payload {self.payload_bytes} bytes)"
         lines.append(f"  {'FILE':<44} {'BYTES':>8} {'~CHARS':>8}")
         for f in sorted(self.files, key=lambda f: f.path):
             lines.append(f"  {f.path:<44} {f.raw_bytes:>8} {f.approx_chars:>8}")
@@ -203,6 +237,11 @@ class SizeReport:
     def fits(self) -> bool:
         return all(h.fits for h in self.hooks)
 
+    @property
+    def delivery(self) -> str:
+        """How the main hook's payload reaches the instance: ``"inline"`` or ``"s3"``."""
+        return self.main.delivery
+
     def __str__(self) -> str:
         return "\n\n".join(h.render() for h in self.hooks)
 
@@ -225,6 +264,8 @@ class _Rendered:
 
     parts: tuple[Union[str, DeployValue], ...]  # str, then (value, str) pairs
     decoder_len: int
+    #: what the inline script carries (as text): xz, LZMA of archive.records; gzip, the gzipped tar
+    payload: bytes = b""
 
     @property
     def values(self) -> tuple[DeployValue, ...]:
@@ -276,6 +317,11 @@ class Bundle:
     :param scripts_first: run the on-start scripts before the feature steps
         (default: the features first). ``NotebookGovernance`` uses it to run a
         notebook's previous on-start script first.
+    :param delivery: ``"inline"`` (default here: the payload in the script; over 16,384
+        characters is an error), ``"s3"`` (the payload is an S3 object, the script a fetcher
+        from :meth:`s3_content_parts`) or ``"auto"`` (inline when it fits, S3 otherwise; the
+        default of the constructs and the CLI, which publish the payload). The size check
+        applies to inline hooks.
     :raises BundleError: on any bad input, naming the field and the fix.
     """
 
@@ -290,7 +336,11 @@ class Bundle:
         compression: str = "xz",
         check_size: bool = True,
         scripts_first: bool = False,
+        delivery: str = "inline",
     ) -> None:
+        from .delivery import check_delivery
+
+        self.delivery = check_delivery(delivery)
         for fname, value in (("on_start", on_start), ("on_create", on_create)):
             if value is not None and not isinstance(value, StartupScripts):
                 raise BundleError(
@@ -420,6 +470,71 @@ class Bundle:
             fill[v.name] = base64.b64encode(text.encode()).decode()
         return r.join(fill)
 
+    # -- delivery ----------------------------------------------------------------------------
+    def payload(self, hook: str = "on-start") -> Optional[bytes]:
+        """The compressed tarball of ``hook`` (:func:`archive.pack` of its files): the S3 object.
+
+        An inline gzip script carries this very tarball; an inline xz script carries the same files
+        as LZMA of ``archive.records`` instead (denser; its decoder writes them without ``tar``).
+        """
+        h = self._hooks.get(hook)
+        if h is None:
+            return None
+        if self.compression != "xz":
+            r = self._render_hook(hook)
+            assert r is not None
+            return r.payload
+        return _compress_cached(archive.tar_bytes(h.files), self.compression)
+
+    def payload_sha256(self, hook: str = "on-start") -> Optional[str]:
+        """Hex sha256 of :meth:`payload`: the fetcher unpacks nothing else."""
+        p = self.payload(hook)
+        return hashlib.sha256(p).hexdigest() if p is not None else None
+
+    def delivery_of(self, hook: str = "on-start") -> Optional[str]:
+        """``"inline"`` or ``"s3"``: how ``hook`` reaches the instance (``None`` for a hook the bundle lacks)."""
+        from .delivery import choose
+
+        r = self._render_hook(hook)
+        return choose(self.delivery, r.content_length) if r else None
+
+    def delivery_reason(self, hook: str = "on-start") -> Optional[str]:
+        """One sentence: which delivery ``hook`` gets, and why."""
+        way = self.delivery_of(hook)
+        if way is None:
+            return None
+        r = self._render_hook(hook)
+        assert r is not None
+        size = f"the inline script is {r.content_length} characters of SageMaker's {CONTENT_LIMIT}"
+        if way == "inline":
+            why = "delivery='inline'" if self.delivery == "inline" else "it fits"
+            return f"{hook}: delivered inline ({why}): {size}"
+        payload = len(self.payload(hook) or b"")
+        if self.delivery == "s3":
+            return f"{hook}: delivered through S3 (delivery='s3'): the payload ({payload} bytes) is an S3 object; {size}"
+        return (
+            f"{hook}: delivered through S3: {size}, over the limit, so the payload ({payload} bytes) is an S3 "
+            "object fetched at start (the instance needs S3 access: direct internet access or an S3 gateway "
+            "endpoint); pass delivery='inline' to make that an error instead"
+        )
+
+    def s3_content_parts(
+        self,
+        hook: str = "on-start",
+        *,
+        key: str,
+        bucket: Union[str, "S3Slot"] = None,  # type: ignore[assignment]
+        region: Union[str, "S3Slot", None] = None,
+    ) -> tuple[Union[str, DeployValue, "S3Slot"], ...]:
+        """The S3 lifecycle script of ``hook``: literal text around slots (see
+        :func:`notebook_lifecycle.delivery.s3_script_parts`). ``bucket``/``region`` default to the
+        :data:`~notebook_lifecycle.delivery.BUCKET`/:data:`~notebook_lifecycle.delivery.REGION` slots."""
+        from .delivery import BUCKET, REGION, s3_script_parts
+
+        return s3_script_parts(
+            self, hook, key=key, bucket=BUCKET if bucket is None else bucket, region=REGION if region is None else region
+        )
+
     def plan(self, hook: str = "on-start") -> tuple[Step, ...]:
         """The steps of a hook, in run order (feature steps first)."""
         h = self._hooks.get(hook)
@@ -459,6 +574,16 @@ class Bundle:
             if r.content_length <= CONTENT_LIMIT:
                 continue
             size = self._hook_size(hook)
+            if size.delivery == "s3":
+                if size.fits:
+                    continue
+                errors.append(
+                    f"{hook.name}: the S3 fetcher script is {size.total} characters after base64, counting the "
+                    + ", ".join(f"deploy-time value {v.path} at {v.raw_bytes} bytes" for v in size.values)
+                    + f", over SageMaker's limit of {CONTENT_LIMIT} by {-size.headroom}. Pass fewer deploy-time "
+                    "values (or a smaller DeployValue max_length), or read them on the instance (SSM Parameter Store)"
+                )
+                continue
             worst = ", ".join(f"{f.path} (~{f.approx_chars})" for f in size.costliest(3))
             bound = ""
             if size.values:
@@ -470,8 +595,9 @@ class Bundle:
             errors.append(
                 f"{hook.name}: the lifecycle script is {size.total} characters after base64{bound}, "
                 f"over SageMaker's limit of {CONTENT_LIMIT} by {-size.headroom}; the costliest files are {worst}. "
-                "Move large files out of the bundle (download them at start, or keep them on the "
-                "instance's volume), or split work between on_create and on_start"
+                "Use delivery='auto' or 's3' (the payload becomes an S3 asset fetched at start), move large "
+                "files out of the bundle (download them at start, or keep them on the instance's volume), "
+                "or split work between on_create and on_start"
             )
         return errors
 
@@ -529,7 +655,7 @@ class Bundle:
             pieces.append(text_before + tail)
             parts = tuple(pieces)
             decoder_len += sum(len(p) for p in pieces if isinstance(p, str)) - len(script)
-        rendered = _Rendered(parts, decoder_len)
+        rendered = _Rendered(parts, decoder_len, payload)
         self._rendered[name] = rendered
         return rendered
 
@@ -571,14 +697,24 @@ class Bundle:
             FileCost(v.name, v.max_length, _b64len(_b64len(v.max_length)))
             for v in hook.values
         )
+        way = self.delivery_of(hook.name)
+        fetcher = 0
+        if way == "s3":
+            from .delivery import KEY_BOUND, bound_length
+
+            fetcher = bound_length(self.s3_content_parts(hook.name, key="k" * KEY_BOUND))
         return HookSize(
             hook=hook.name,
-            total=r.content_length,
+            total=fetcher if way == "s3" else r.content_length,
             limit=CONTENT_LIMIT,
             decoder_chars=_b64len(r.decoder_len),
             runner_chars=approx(_runner(hook.steps)),
             files=costs,
             values=values,
+            delivery=way or "inline",
+            payload_bytes=len(self.payload(hook.name) or b"") if way == "s3" else len(r.payload),
+            fetcher_chars=fetcher,
+            inline_total=r.content_length,
         )
 
     def __repr__(self) -> str:

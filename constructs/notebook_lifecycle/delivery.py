@@ -23,6 +23,14 @@ script at the placeholder, and join the parts around the deploy-time value
 fetcher checks the name again before using it, so the value cannot change the
 script. Without a region the fetcher finds it on the instance.
 
+From a bundle. :func:`s3_script_parts` renders the script of one hook of a
+:class:`~notebook_lifecycle.bundle.Bundle` (its payload's sha256 and size, its
+install dir, deadline and codec) as literal text around slots: :data:`BUCKET`
+and :data:`REGION` (raw text, filled in with the bucket's name and region) and
+the bundle's deploy-time values (``echo '<base64>'>.../features/NAME.b64`` lines
+between the fetch and the runner, as in an inline bundle).
+:func:`choose` decides, for ``delivery="auto"``, which way a hook goes.
+
 Time. ``deadline_seconds`` counts from the start of the hook: the runner gets
 what the fetch left of it (the fetch itself is bounded by ``fetch_seconds``).
 
@@ -34,13 +42,18 @@ from __future__ import annotations
 import base64
 import re
 from functools import lru_cache
-from typing import Optional
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Union
 
 from . import archive
 from ._version import __version__
-from .bundle import RUNNER_PATH, _check_deadline, _check_install_dir
+from .bundle import CONTENT_LIMIT, RUNNER_PATH, VALUES_DIR, _check_deadline, _check_install_dir
+from .deploy_values import DeployValue
 from .errors import BundleError
 from .shipped import shipped_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bundle import Bundle
 
 __all__ = [
     "BUCKET_PLACEHOLDER",
@@ -49,7 +62,24 @@ __all__ = [
     "render_s3_script",
     "fetcher_text",
     "content_length",
+    "DELIVERIES",
+    "S3Slot",
+    "BUCKET",
+    "REGION",
+    "choose",
+    "s3_script_parts",
+    "bound_length",
+    "check_delivery",
 ]
+
+#: The ways a hook's payload reaches the instance (``delivery=``).
+DELIVERIES = ("inline", "s3", "auto")
+#: Counted for a bucket name the size report cannot know (S3's longest name).
+BUCKET_BOUND = 63
+#: Counted for a region the size report cannot know.
+REGION_BOUND = 20
+#: Counted for an object key the size report cannot know (an asset key: 64 hex digits and ``.xz``).
+KEY_BOUND = 68
 
 #: Stands for the bucket name in a rendered script until a deploy-time value replaces it.
 BUCKET_PLACEHOLDER = "@NOTEBOOK_LIFECYCLE_BUCKET@"
@@ -152,3 +182,115 @@ def render_s3_script(
 def content_length(script: str) -> int:
     """Characters of ``script`` after base64: what counts against SageMaker's 16,384."""
     return len(base64.b64encode(script.encode()))
+
+
+# -- from a bundle -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Slot:
+    """A slot in :func:`s3_script_parts` for raw text known at deploy time: ``"bucket"`` or ``"region"``."""
+
+    name: str
+
+
+#: The bucket's name goes here (inside single quotes; a bucket name holds no quote).
+BUCKET = S3Slot("bucket")
+#: The bucket's region goes here (inside single quotes).
+REGION = S3Slot("region")
+
+Part = Union[str, DeployValue, S3Slot]
+
+
+def check_delivery(value: object, field: str = "delivery") -> str:
+    """``value`` when it is one of :data:`DELIVERIES`; otherwise a :class:`BundleError` naming the field."""
+    if not isinstance(value, str) or value not in DELIVERIES:
+        raise BundleError(
+            f"{field}: {value!r} is not a delivery; use one of {', '.join(repr(d) for d in DELIVERIES)} "
+            "('auto', the default, is inline when the script fits in 16,384 characters, S3 otherwise)"
+        )
+    return value
+
+
+def choose(delivery: str, inline_length: int) -> str:
+    """``"inline"`` or ``"s3"``: the way a hook whose inline script is ``inline_length`` characters goes."""
+    check_delivery(delivery)
+    if delivery == "auto":
+        return "inline" if inline_length <= CONTENT_LIMIT else "s3"
+    return delivery
+
+
+def s3_script_parts(
+    bundle: "Bundle",
+    hook: str,
+    *,
+    key: str,
+    bucket: Union[str, S3Slot] = BUCKET,
+    region: Union[str, S3Slot, None] = REGION,
+    fetch_seconds: int = DEFAULT_FETCH_SECONDS,
+) -> tuple[Part, ...]:
+    """The S3 lifecycle script of ``hook`` of ``bundle`` as literal text around slots.
+
+    Literal strings alternate with slots (:data:`BUCKET`, :data:`REGION`, the bundle's
+    :class:`~notebook_lifecycle.deploy_values.DeployValue` s). ``bucket`` and ``region`` may be
+    literal names instead (then they are part of the text); ``region=None`` lets the fetcher
+    find it on the instance.
+
+    :raises BundleError: for a hook the bundle does not have, or a bad key.
+    """
+    payload = bundle.payload(hook)
+    if payload is None:
+        raise BundleError(f"{hook}: the bundle has no such hook (it has {', '.join(bundle.hooks)})")
+    script = render_s3_script(
+        bucket=BUCKET_PLACEHOLDER if isinstance(bucket, S3Slot) else bucket,
+        key=key,
+        sha256=bundle.payload_sha256(hook) or "",
+        size=len(payload),
+        hook=hook,
+        install_dir=bundle.install_dir if hook == "on-start" else bundle.install_dir + "-on-create",
+        deadline_seconds=bundle.deadline_seconds,
+        codec=bundle.compression,
+        region=REGION_PLACEHOLDER if isinstance(region, S3Slot) else region,
+        fetch_seconds=fetch_seconds,
+    )
+    # the bucket and the region are on the 3rd and 4th lines, before the fetcher's text
+    lines = script.split("\n")
+    head, rest = "\n".join(lines[:4]) + "\n", "\n".join(lines[4:])
+    parts: list[Part] = []
+    text = ""
+    for piece in re.split(f"({re.escape(BUCKET_PLACEHOLDER)}|{re.escape(REGION_PLACEHOLDER)})", head):
+        if piece == BUCKET_PLACEHOLDER:
+            parts += [text, BUCKET]
+            text = ""
+        elif piece == REGION_PLACEHOLDER:
+            parts += [text, REGION]
+            text = ""
+        else:
+            text += piece
+    values = bundle.deploy_values if hook == "on-start" else ()
+    if values:
+        d = bundle.install_dir
+        at = rest.rindex("\nf=") + 1
+        body, tail = rest[:at], rest[at:]
+        text += body
+        for v in values:
+            parts += [text + "echo '", v]
+            text = f"'>{d}/{VALUES_DIR}/{v.name}.b64\n"
+        text += tail
+    else:
+        text += rest
+    parts.append(text)
+    return tuple(parts)
+
+
+def bound_length(parts: tuple[Part, ...]) -> int:
+    """Characters after base64 of a script given as parts, each slot at its bound."""
+    n = 0
+    for p in parts:
+        if isinstance(p, str):
+            n += len(p.encode())
+        elif isinstance(p, S3Slot):
+            n += BUCKET_BOUND if p is BUCKET or p.name == "bucket" else REGION_BOUND
+        else:
+            n += 4 * -(-p.max_length // 3)
+    return 4 * -(-n // 3)

@@ -256,9 +256,11 @@ class Features:
         if isinstance(self.binaries, Binary):
             raise BundleError("binaries: give a list, for example (Binary(...),)")
         binaries = tuple(self.binaries)
-        for b in binaries:
-            if not isinstance(b, Binary):
-                raise BundleError(f"binaries: expected Binary(name=..., url=...), got {b!r}; use Binary('jq', 'https://...')")
+        for item in binaries:
+            if not isinstance(item, Binary):
+                raise BundleError(
+                    f"binaries: expected Binary(name=..., url=...), got {item!r}; use Binary('jq', 'https://...')"
+                )
         names = [b.name for b in binaries]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -368,11 +370,12 @@ class FrozenEnvironment(Mapping[str, Union[str, DeployValue]]):
     """
 
     __slots__ = ("_view",)
+    _view: "MappingProxyType[str, Union[str, DeployValue]]"
 
-    def __init__(self, items: Mapping[str, str]) -> None:
+    def __init__(self, items: Mapping[str, Union[str, DeployValue]]) -> None:
         object.__setattr__(self, "_view", MappingProxyType(dict(sorted(items.items()))))
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> Union[str, DeployValue]:
         return self._view[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -387,7 +390,7 @@ class FrozenEnvironment(Mapping[str, Union[str, DeployValue]]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mapping) and dict(self._view.items()) == dict(other.items())
 
-    def __or__(self, other: Mapping[str, str]) -> dict:  # type: ignore[type-arg]
+    def __or__(self, other: Mapping[str, Union[str, DeployValue]]) -> dict:  # type: ignore[type-arg]
         return {**self._view, **other}
 
     def __ior__(self, other: object) -> "FrozenEnvironment":
@@ -398,6 +401,9 @@ class FrozenEnvironment(Mapping[str, Union[str, DeployValue]]):
 
     def __repr__(self) -> str:
         return f"FrozenEnvironment({dict(self._view)!r})"
+
+    def __deepcopy__(self, memo: object) -> "FrozenEnvironment":
+        return self  # immutable (so `dataclasses.asdict(features)` works)
 
 
 def _check_persist_dir(value: object) -> str:

@@ -398,12 +398,12 @@ class StartupScripts:
         unexpected = [rel for rel in flagged if rel not in allowed]
         if unexpected:
             listing = "; ".join(f"{source}/{rel}: {flagged[rel]}" for rel in unexpected)
-            names = repr(tuple(unexpected))
+            culprits = repr(tuple(unexpected))
             raise BundleError(
                 f"{listing}. Whatever is packed ends up in the lifecycle configuration (or its S3 asset), "
-                f"readable by anyone who can describe it. Leave the file out (exclude={names}) and fetch the "
+                f"readable by anyone who can describe it. Leave the file out (exclude={culprits}) and fetch the "
                 "secret at start from AWS Secrets Manager or SSM Parameter Store; or, if it is not a secret, "
-                f"pack it knowingly with allow_secrets={names}"
+                f"pack it knowingly with allow_secrets={culprits}"
             )
 
         roots = resolve(as_root, "as_root")

@@ -21,6 +21,12 @@ A ``Content`` with deploy-time values (``Fn::Base64`` of ``Fn::Join``, each valu
 placeholder ``<deploy-time value NAME>``; :attr:`FoundBundle.deploy_values`
 holds the expressions.
 
+An S3 lifecycle script (``# notebook-lifecycle/s3 VERSION HOOK``, from
+:mod:`notebook_lifecycle.delivery`) carries no payload: it is read as a
+:class:`FoundBundle` with ``delivery == "s3"`` and :attr:`FoundBundle.s3` saying what
+it fetches (bucket, region, key, sha256, size); its ``files`` and ``plan`` are empty
+until :func:`with_payload` is given the object (checked against that sha256).
+
 Pure standard library (plus the package's own pure-Python core); no CDK here.
 """
 
@@ -55,6 +61,8 @@ __all__ = [
     "read_bundles",
     "read_script",
     "readable_template",
+    "S3Fetch",
+    "with_payload",
 ]
 
 #: CloudFormation type of a notebook-instance lifecycle configuration.
@@ -72,6 +80,21 @@ _VALUE_RE = re.compile(
     r"^echo '(?P<value>[^'\n]*)'>(?P<dir>/\S*)/" + re.escape(VALUES_DIR) + r"/(?P<name>[A-Za-z_][A-Za-z0-9_]*)\.b64$",
     re.M,
 )
+_S3_HEADER_RE = re.compile(r"^# notebook-lifecycle/s3 (?P<version>\S+) (?P<hook>on-start|on-create)$", re.M)
+_S3_FETCH_RE = re.compile(
+    r"^umask 022;rm -rf (?P<dir>/\S*);timeout -sKILL \d+ python3 -c '[^'\n]*' (?P<hook>on-start|on-create) (?P=dir) "
+    r'"\$b" (?P<key>\S+) (?P<sha256>[0-9a-f]{64}) (?P<size>\d+) (?P<codec>xz|gzip) "\$r" (?P<fetch>\d+) <<',
+    re.M,
+)
+_S3_RUN_RE = re.compile(
+    r"^f=(?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r";\[ -f \$f \]&&exec /bin/bash \$f (?P<hook>on-start|on-create) "
+    r"\$\(\(SECONDS<(?P<deadline>\d+)\?",
+    re.M,
+)
+_S3_VAR_RE = re.compile(r"^(?P<var>[br])='(?P<value>[^'\n]*)'$", re.M)
+#: How the bucket and the region read where a template has deploy-time expressions for them.
+ASSET_BUCKET = "<deploy-time value bucket>"
+ASSET_REGION = "<deploy-time value region>"
 _PLACEHOLDER_RE = re.compile(r"<deploy-time value ([A-Za-z_][A-Za-z0-9_]*)>")
 _HEREDOC_START = "<<'P'"
 _HEREDOC_END = "P"
@@ -109,6 +132,40 @@ class PlanEntry:
 
 
 @dataclass(frozen=True)
+class S3Fetch:
+    """What an S3 lifecycle script fetches.
+
+    :ivar bucket: the bucket's name, or ``<deploy-time value bucket>`` (see ``bucket_expression``).
+    :ivar region: the region ('' when the fetcher finds it on the instance), or ``<deploy-time value region>``.
+    :ivar key: the object's key.
+    :ivar sha256: hex sha256 the object must have (nothing else is unpacked).
+    :ivar size: the object's size in bytes.
+    :ivar fetch_seconds: time the fetch may take.
+    :ivar bucket_expression: the CloudFormation expression of the bucket (read from a template), else None.
+    """
+
+    bucket: str
+    region: str
+    key: str
+    sha256: str
+    size: int
+    fetch_seconds: int
+    bucket_expression: Any = None
+    region_expression: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "bucket": self.bucket, "region": self.region, "key": self.key, "sha256": self.sha256, "size": self.size,
+            "fetch_seconds": self.fetch_seconds,
+        }
+        if self.bucket_expression is not None:
+            out["bucket_expression"] = self.bucket_expression
+        if self.region_expression is not None:
+            out["region_expression"] = self.region_expression
+        return out
+
+
+@dataclass(frozen=True)
 class FoundBundle:
     """One lifecycle script made by notebook-lifecycle, unpacked.
 
@@ -139,6 +196,13 @@ class FoundBundle:
     files: tuple[PackedFile, ...]
     plan: tuple[PlanEntry, ...]
     deploy_values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: for an S3 lifecycle script: what it fetches (``files`` and ``plan`` are empty until :func:`with_payload`)
+    s3: Optional[S3Fetch] = None
+
+    @property
+    def delivery(self) -> str:
+        """``"inline"`` (the payload is in the script) or ``"s3"`` (the script fetches it)."""
+        return "s3" if self.s3 is not None else "inline"
 
     @property
     def user_files(self) -> tuple[PackedFile, ...]:
@@ -177,7 +241,7 @@ class FoundBundle:
         appears only as ``plan``, so snapshots change where the user's input did.
         The version is left out: a release alone does not change a snapshot.
         """
-        view = {
+        view: dict[str, Any] = {
             "hook": self.hook,
             "install_dir": self.install_dir,
             "deadline_seconds": self.deadline_seconds,
@@ -189,6 +253,9 @@ class FoundBundle:
         }
         if self.deploy_values:
             view["deploy_time_values"] = dict(self.deploy_values)
+        if self.s3 is not None:
+            view["delivery"] = "s3"
+            view["s3"] = self.s3.as_dict()
         return view
 
 
@@ -225,6 +292,8 @@ def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, A
     :raises BundleError: when the script is not one of ours or is damaged.
     """
     where = label
+    if _S3_HEADER_RE.search(script) is not None:
+        return _read_s3_script(script, label, values or {})
     header = _HEADER_RE.search(script)
     if header is None:
         raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION HOOK' line)"))
@@ -251,6 +320,59 @@ def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, A
         plan=_plan(files, where),
         deploy_values=_values(script, values or {}),
     )
+
+
+def _read_s3_script(script: str, label: str, values: Mapping[str, Any]) -> FoundBundle:
+    header = _S3_HEADER_RE.search(script)
+    assert header is not None
+    where = label or header["hook"]
+    fetch, run = _S3_FETCH_RE.search(script), _S3_RUN_RE.search(script)
+    if fetch is None or run is None:
+        raise BundleError(_at(where, "the S3 lifecycle script is damaged: no fetch line, or no runner line"))
+    vars_ = {m["var"]: m["value"] for m in _S3_VAR_RE.finditer(script)}
+    shown = dict(values)
+    bucket_expr, region_expr = shown.pop("@bucket", None), shown.pop("@region", None)
+    info = S3Fetch(
+        bucket=vars_.get("b", ""), region=vars_.get("r", ""), key=fetch["key"], sha256=fetch["sha256"],
+        size=int(fetch["size"]), fetch_seconds=int(fetch["fetch"]), bucket_expression=bucket_expr,
+        region_expression=region_expr,
+    )
+    bounded = script.replace(ASSET_BUCKET, "b" * 63).replace(ASSET_REGION, "r" * 20)
+    return FoundBundle(
+        label=where,
+        hook=fetch["hook"],
+        install_dir=fetch["dir"],
+        deadline_seconds=int(run["deadline"]),
+        version=header["version"],
+        compression=fetch["codec"],
+        script=script,
+        content_length=len(base64.b64encode(_at_bound(bounded).encode())),
+        files=(),
+        plan=(),
+        deploy_values=_values(script, shown),
+        s3=info,
+    )
+
+
+def with_payload(found: FoundBundle, payload: bytes) -> FoundBundle:
+    """``found`` (an S3 lifecycle script) with the files and plan of ``payload``, the object it fetches.
+
+    :raises BundleError: when ``found`` is not an S3 script, or the payload's size or sha256 is not
+        the one the script carries (as the fetcher on the instance, nothing else is unpacked).
+    """
+    if found.s3 is None:
+        raise BundleError(_at(found.label, "not an S3 lifecycle script: its payload is inline"))
+    if len(payload) != found.s3.size or hashlib.sha256(payload).hexdigest() != found.s3.sha256:
+        raise BundleError(_at(
+            found.label,
+            f"the payload is not the object the script fetches ({len(payload)} bytes, sha256 "
+            f"{hashlib.sha256(payload).hexdigest()}; the script wants {found.s3.size} bytes, sha256 {found.s3.sha256})",
+        ))
+    try:
+        files = tuple(sorted(archive.unpack(payload), key=lambda f: f.path))
+    except BundleError as exc:
+        raise BundleError(_at(found.label, f"the payload is damaged: {exc}")) from None
+    return dataclasses.replace(found, files=files, plan=_plan(files, found.label))
 
 
 def readable_template(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -408,6 +530,12 @@ def _content_script(content: Any, where: str) -> Optional[tuple[str, dict[str, A
             text.append(part)
             continue
         after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
+        before = text[-1] if text else ""
+        if before.endswith(("\nb='", "\nr='")) and after.startswith("'\n"):  # an S3 script's bucket / region
+            slot = "@bucket" if before.endswith("b='") else "@region"
+            text.append(ASSET_BUCKET if slot == "@bucket" else ASSET_REGION)
+            exprs[slot] = part
+            continue
         name = re.match(r"'>/\S*/" + re.escape(VALUES_DIR) + r"/([A-Za-z_][A-Za-z0-9_]*)\.b64\n", after)
         if not (isinstance(part, dict) and set(part) == {"Fn::Base64"}) or name is None:
             return None  # not a deploy-time value slot of ours
@@ -436,7 +564,7 @@ def _values(script: str, given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_ours(script: str) -> bool:
-    return _HEADER_RE.search(script) is not None
+    return _HEADER_RE.search(script) is not None or _S3_HEADER_RE.search(script) is not None
 
 
 # -- the script's parts ----------------------------------------------------------------------

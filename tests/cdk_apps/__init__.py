@@ -60,6 +60,13 @@ def build_locked_down(app: cdk.App) -> cdk.Stack:
     return build(app)
 
 
+def build_locked_down_s3(app: cdk.App) -> cdk.Stack:
+    """The locked-down setup with ``delivery="s3"`` (and the S3 gateway endpoint)."""
+    from .locked_down import build_s3
+
+    return build_s3(app)
+
+
 def template(stack: cdk.Stack) -> dict[str, Any]:
     return assertions.Template.from_stack(stack).to_json()
 

@@ -16,9 +16,11 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from notebook_lifecycle import Autostop, Features, NotebookInstance, StartupScripts
-from notebook_lifecycle.cdk import WARN_AUTOSTOP_ENDPOINT
+from notebook_lifecycle.cdk import WARN_AUTOSTOP_ENDPOINT, WARN_S3_DELIVERY_ENDPOINT
 
 STACK_NAME = "NotebookLifecycleLockedDown"
+#: The same setup with delivery="s3" and the S3 gateway endpoint the fetch needs.
+S3_STACK_NAME = "NotebookLifecycleLockedDownS3"
 VPC_ID = "vpc-0a1b2c3d4e5f67890"
 VPC_CIDR = "10.20.0.0/16"
 SUBNET_ID = "subnet-0a1b2c3d4e5f67891"
@@ -43,7 +45,7 @@ ON_START = {
 
 
 class LockedDownStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, id: str, *, delivery: str = "auto", **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)
         vpc = ec2.Vpc.from_vpc_attributes(
             self, "Vpc", vpc_id=VPC_ID, vpc_cidr_block=VPC_CIDR, availability_zones=[AZ],
@@ -86,15 +88,32 @@ class LockedDownStack(cdk.Stack):
             kms_key=key,
             direct_internet_access=False,
             root_access=False,
+            delivery=delivery,
         )
         cdk.Annotations.of(self.notebook).acknowledge_warning(
             WARN_AUTOSTOP_ENDPOINT, "the stack creates the com.amazonaws.<region>.sagemaker.api endpoint"
         )
+        if delivery == "s3":
+            # the payload is fetched from the asset bucket: S3 through a gateway endpoint in the subnet's route table
+            ec2.GatewayVpcEndpoint(
+                self, "S3Endpoint", vpc=vpc, service=ec2.GatewayVpcEndpointAwsService.S3,
+                subnets=[ec2.SubnetSelection(subnets=[subnet])],
+            )
+            cdk.Annotations.of(self.notebook).acknowledge_warning(
+                WARN_S3_DELIVERY_ENDPOINT, "the stack creates the com.amazonaws.<region>.s3 gateway endpoint"
+            )
 
 
 def build(app: cdk.App) -> LockedDownStack:
     return LockedDownStack(
         app, STACK_NAME, description="notebook-lifecycle: a locked-down notebook instance"
+    )
+
+
+def build_s3(app: cdk.App) -> LockedDownStack:
+    return LockedDownStack(
+        app, S3_STACK_NAME, delivery="s3",
+        description="notebook-lifecycle: a locked-down notebook instance, scripts delivered through S3",
     )
 
 

@@ -26,6 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 from ._cache import BundleCacheInfo, bundle_cache_info, clear_bundle_cache
 from ._naming import NAME_MAX_LENGTH, generated_name
 from .governance import NotebookGovernance, merge_features
+from .fleet import FleetUser, NotebookFleet
 from .lifecycle_config import LifecycleConfig
 from .props import INotebookInstance, LifecycleConfigProps, NotebookInstanceProps
 # The MIN_/MAX_ limits were public in the old cdk.py too (importable, not in __all__).
@@ -42,6 +43,7 @@ from .notebook_instance import (
     WARN_AUTOSTOP_ENDPOINT,
     WARN_IMMUTABLE_ROLE,
     WARN_PLATFORM_RETIRED,
+    WARN_S3_DELIVERY_ENDPOINT,
     NotebookInstance,
 )
 
@@ -50,6 +52,8 @@ __all__ = [
     "NotebookInstance",
     "NotebookGovernance",
     "merge_features",
+    "NotebookFleet",
+    "FleetUser",
     "LifecycleConfigProps",
     "NotebookInstanceProps",
     "INotebookInstance",
@@ -65,4 +69,5 @@ __all__ = [
     "WARN_AUTOSTOP_ENDPOINT",
     "WARN_IMMUTABLE_ROLE",
     "WARN_PLATFORM_RETIRED",
+    "WARN_S3_DELIVERY_ENDPOINT",
 ]

@@ -46,6 +46,7 @@ class _BundleCache:
         deadline_seconds: Any,
         compression: Any,
         scripts_first: Any = False,
+        delivery: Any = "auto",
     ) -> Optional[Hashable]:
         for scripts in (on_start, on_create):
             if scripts is not None and not isinstance(scripts, StartupScripts):
@@ -60,6 +61,7 @@ class _BundleCache:
             deadline_seconds,
             compression,
             scripts_first,
+            delivery,
         )
         try:
             hash(key)
@@ -76,8 +78,10 @@ class _BundleCache:
         deadline_seconds: int,
         compression: str,
         scripts_first: bool = False,
+        delivery: str = "auto",
     ) -> Bundle:
-        key = self.key(on_start, on_create, features, install_dir, deadline_seconds, compression, scripts_first)
+        key = self.key(on_start, on_create, features, install_dir, deadline_seconds, compression, scripts_first,
+                       delivery)
         if key is not None:
             with self._lock:
                 found = self._items.get(key)
@@ -94,6 +98,7 @@ class _BundleCache:
             compression=compression,
             check_size=False,
             scripts_first=scripts_first,
+            delivery=delivery,
         )
         with self._lock:
             self.builds += 1

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from aws_cdk import Stack
+from aws_cdk import FeatureFlags, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -50,13 +50,20 @@ class _Statement:
     actions: Tuple[str, ...]
     resources: Tuple[Tuple[str, str], ...]  # (value for the template, value shown to people)
 
-    def statement_json(self) -> dict:
-        resources = [value for value, _ in self.resources]
+    def statement_json(self, sort: bool = False) -> dict:
+        """The statement as ``iam.PolicyStatement`` renders it: keys in its order and, with ``sort``
+        (``@aws-cdk/aws-iam:minimizePolicies``), actions and resources sorted as aws-cdk-lib sorts
+        them after resolving (by their JSON). Within one statement every resource is built the same
+        way (same literals, same tokens) and differs only in its literal tail, so sorting the readable
+        forms gives the same order."""
+        actions = sorted(self.actions) if sort else list(self.actions)
+        pairs = sorted(self.resources, key=lambda pair: pair[1]) if sort else list(self.resources)
+        resources = [value for value, _ in pairs]
         return {
-            "Sid": self.sid,
+            "Action": actions if len(actions) > 1 else actions[0],
             "Effect": "Allow",
-            "Action": list(self.actions),
             "Resource": resources if len(resources) > 1 else resources[0],
+            "Sid": self.sid,
         }
 
     def readable(self) -> dict:
@@ -70,6 +77,7 @@ class _Statement:
 
 
 _PARTITION_RE = re.compile(r"^aws(-[a-z]+)*$")
+_MINIMIZE_POLICIES = "@aws-cdk/aws-iam:minimizePolicies"
 
 
 class _Arns:
@@ -102,6 +110,16 @@ class _Arns:
         # `Stack.partition` is a partition name or the AWS::Partition pseudo parameter
         partition = stack.partition
         self.partition = (partition, partition if _PARTITION_RE.match(partition) else "${AWS::Partition}")
+        self._stack = stack
+        self._sort: Optional[bool] = None
+
+    @property
+    def sort_policies(self) -> bool:
+        """Whether ``@aws-cdk/aws-iam:minimizePolicies`` is on in this stack (aws-cdk-lib then sorts
+        the actions and resources of identity policies); asked of Node once per scope."""
+        if self._sort is None:
+            self._sort = bool(FeatureFlags.of(self._stack).is_enabled(_MINIMIZE_POLICIES))
+        return self._sort
 
     def make(self, service: str, resource: str) -> Tuple[str, str]:
         (p, shown_p), (r, shown_r), (a, shown_a) = self.partition, self.region, self.account

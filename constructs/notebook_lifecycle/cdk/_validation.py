@@ -133,5 +133,6 @@ def _literal_problems(values: dict) -> List[str]:
                 f"synth time; pass a literal such as {example}"
             )
         elif not right_type:
-            problems.append(f"{field}: expected {example}, got {type(value).__name__} {value!r:.60}")
+            fix = "; give one of them" if bool in types else f"; give one such as {example}"
+            problems.append(f"{field}: expected {example}, got {type(value).__name__} {value!r:.60}{fix}")
     return problems

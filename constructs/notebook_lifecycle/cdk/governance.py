@@ -129,6 +129,7 @@ class NotebookGovernance:
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             if s.get("Sid") == "NotebookInstanceSelf":
                 granted.update(actions)
+        nb._grant_payload_fetch(f"{_SID}Payload")
         missing = sorted(_actions(lc) - granted)
         if missing:
             arn = stack.format_arn(service="sagemaker", resource="notebook-instance", resource_name=name.lower())
@@ -181,7 +182,8 @@ class NotebookGovernance:
                     return None
         cfn.lifecycle_config_name = lc.lifecycle_config_name_attr
         actions = sorted(_actions(lc))
-        if not actions:
+        payloads = [lc.payload_object_arn(h) for h in lc.s3_hooks]
+        if not actions and not payloads:
             return None
         role = lookup.role(cfn.role_arn)
         if role is None:
@@ -206,7 +208,12 @@ class NotebookGovernance:
             roles=[role.ref],
             policy_document={
                 "Version": "2012-10-17",
-                "Statement": [{"Sid": _SID, "Effect": "Allow", "Action": actions, "Resource": arn}],
+                "Statement": (
+                    [{"Sid": _SID, "Effect": "Allow", "Action": actions, "Resource": arn}] if actions else []
+                ) + (
+                    [{"Sid": f"{_SID}Payload", "Effect": "Allow", "Action": "s3:GetObject", "Resource": payloads}]
+                    if payloads else []
+                ),
             },
         )
         if literal_name:  # the ARN does not depend on the instance: the instance can wait for the policy
@@ -218,6 +225,7 @@ class NotebookGovernance:
     ) -> Optional[LifecycleConfig]:
         """A new LifecycleConfig that runs ``previous``'s scripts first, then the features (one per previous)."""
         scope, id = previous.node.scope, f"{previous.node.id}Governed"
+        assert scope is not None  # a CfnResource always has a parent
         found = _child(scope, id)
         if found is not None:
             return found
@@ -301,7 +309,7 @@ def _fail(node: Construct, message: str) -> None:
     node.node.add_validation(_Problem(message))
 
 
-def _child(scope: Construct, id: str) -> Any:
+def _child(scope: IConstruct, id: str) -> Any:
     return scope.node.try_find_child(id)
 
 

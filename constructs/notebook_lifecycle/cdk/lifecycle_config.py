@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 import jsii
-from aws_cdk import Fn, IAnyProducer, IResolveContext, Lazy, Resource, Token
+from aws_cdk import Annotations, Fn, IAnyProducer, IResolveContext, IStringProducer, Lazy, Resource, Stack, Stage, Token
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS, Bundle
+from ..delivery import BUCKET, DELIVERIES, REGION, S3Slot
 from ..deploy_values import DeployValue
 from ..errors import BundleError
 from ..features import Features, IamGrant
 from ..scripts import StartupScripts
 from ._cache import _CACHE
 from ._naming import _path, generated_name
-from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems
-from .props import DEFAULT_COMPRESSION, DEFAULT_INSTALL_DIR, LifecycleConfigProps, _construct_deepcopy, accepts_props
+from ._validation import _NAME_SAFE, _literal_problems, _name_problem, _raise_all, _scripts_problems
+from .props import (
+    DEFAULT_COMPRESSION,
+    DEFAULT_DELIVERY,
+    DEFAULT_INSTALL_DIR,
+    LifecycleConfigProps,
+    _construct_deepcopy,
+    accepts_props,
+)
+
+#: Construct id of the S3 asset that holds a hook's payload (S3 delivery).
+_PAYLOAD_IDS = {"on-start": "OnStartPayload", "on-create": "OnCreatePayload"}
+#: Folder of the cloud assembly where payloads are written before CDK stages them as assets.
+PAYLOAD_DIR = "notebook-lifecycle-payloads"
 
 
 class LifecycleConfig(Resource):
@@ -67,6 +83,15 @@ class LifecycleConfig(Resource):
         Default: 240.
     compression : str
         ``"xz"`` (densest) or ``"gzip"``. Default: ``"xz"``.
+    delivery : str
+        ``"inline"`` (the payload inside the script; over 16,384 characters is a
+        synth error), ``"s3"`` (the payload is a CDK S3 asset, child
+        ``OnStartPayload``/``OnCreatePayload``, published by ``cdk deploy``; the
+        script is a small fetcher that checks its sha256) or ``"auto"`` (inline when
+        it fits, S3 otherwise, with an info annotation saying which and why).
+        Default: ``"auto"``. S3 delivery needs literal asset object keys (the
+        default stack synthesizer); a notebook using it gets ``s3:GetObject`` on
+        the object's ARN only.
 
     Raises
     ------
@@ -96,6 +121,7 @@ class LifecycleConfig(Resource):
         install_dir: str = DEFAULT_INSTALL_DIR,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         compression: str = DEFAULT_COMPRESSION,
+        delivery: str = DEFAULT_DELIVERY,
     ) -> None:
         problems = _bundle_token_problems(on_start=on_start, on_create=on_create, features=features)
         if lifecycle_config_name is not None:
@@ -104,7 +130,9 @@ class LifecycleConfig(Resource):
             "install_dir": (install_dir, (str,), "'/startup'"),
             "deadline_seconds": (deadline_seconds, (int,), "240 (seconds)"),
             "compression": (compression, (str,), "'xz' or 'gzip'"),
+            "delivery": (delivery, (str,), "'auto', 'inline' or 's3'"),
         })
+        problems += _delivery_problems(delivery)
         problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
         if problems:
             _raise_all(_path(scope, id), "LifecycleConfig", problems)
@@ -119,18 +147,23 @@ class LifecycleConfig(Resource):
             "deadline_seconds": deadline_seconds,
             "compression": compression,
             "scripts_first": False,
+            "delivery": delivery,
         }
         self._values: Dict[str, str] = {}
-        self._bundle = self._build()
+        self._assets: Dict[str, Tuple[str, s3_assets.Asset]] = {}
+        self._told: set = set()
         self._contents: Dict[Tuple[int, str], Any] = {}
+        self._bundle = self._build()
 
         self._resource = sagemaker.CfnNotebookInstanceLifecycleConfig(
             self,
             "Resource",
             notebook_instance_lifecycle_config_name=name,
         )
-        # produced at synth time (after Aspects), in CloudFormation's own casing
-        for key, hook in (("OnStart", "on-start"), ("OnCreate", "on-create")):
+        # produced at synth time (after Aspects), in CloudFormation's own casing; there is an on-create
+        # hook only with on_create scripts (an Aspect adds features, never on-create scripts)
+        hooks = (("OnStart", "on-start"), ("OnCreate", "on-create")) if on_create is not None else (("OnStart", "on-start"),)
+        for key, hook in hooks:
             self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
         # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
         self.node.add_validation(_ContentSizeValidation(self))
@@ -145,7 +178,49 @@ class LifecycleConfig(Resource):
         except BundleError as exc:
             raise BundleError(f"LifecycleConfig {self.node.path}: {exc}") from None
         self._values = values
+        self._sync_assets(bundle)
         return bundle
+
+    def _sync_assets(self, bundle: Bundle) -> None:
+        """An S3 asset for each hook delivered through S3 (made again when its payload changed), and
+        the info annotation of ``delivery="auto"``. Runs at construction and when an Aspect changes
+        the inputs (construction time for the tree, so the asset can be added)."""
+        if bundle.delivery == "inline":
+            return
+        for hook in bundle.hooks:
+            way = bundle.delivery_of(hook)
+            if bundle.delivery == "auto" and (hook, way) not in self._told:
+                self._told.add((hook, way))
+                Annotations.of(self).add_info(f"notebook-lifecycle: {bundle.delivery_reason(hook)}")
+            if way != "s3":
+                continue
+            sha = bundle.payload_sha256(hook)
+            found = self._assets.get(hook)
+            if found is not None and found[0] == sha:
+                continue
+            cid = _PAYLOAD_IDS[hook]
+            if found is not None:
+                # an Aspect changed the payload: the asset made before is replaced (CDK's asset manifest
+                # keeps listing it, so `cdk deploy` still publishes it, unused)
+                self.node.try_remove_child(cid)
+            asset = s3_assets.Asset(self, cid, path=_payload_file(self, bundle, hook))
+            key = asset.s3_object_key
+            if Token.is_unresolved(key):
+                raise ValueError(
+                    f"LifecycleConfig {self.node.path}: delivery: the {hook} payload goes through S3, but this "
+                    "stack's synthesizer gives the asset's object key only at deploy time, and the fetcher needs "
+                    "it at synth time. Use the default stack synthesizer (DefaultStackSynthesizer, with "
+                    "`cdk bootstrap`), or delivery='inline' with a smaller folder"
+                )
+            self._assets[hook] = (sha or "", asset)
+
+    def _s3_part(self, part: Any, asset: s3_assets.Asset) -> Any:
+        if isinstance(part, str):
+            return part
+        if isinstance(part, S3Slot):
+            # a bucket name and a region hold no quote: they go into the script as they are
+            return asset.s3_bucket_name if part == BUCKET else Stack.of(asset).region
+        return Fn.base64(self._values[part.name])
 
     def _content(self, hook: str) -> Any:
         """What the template holds as the ``Content`` of ``hook``: the literal base64, or the
@@ -156,7 +231,11 @@ class LifecycleConfig(Resource):
             return self._contents[key]
         parts = bundle.content_parts(hook)
         content: Any
-        if not parts:
+        if parts and bundle.delivery_of(hook) == "s3":
+            asset = self._assets[hook][1]
+            s3_parts = bundle.s3_content_parts(hook, key=asset.s3_object_key)
+            content = Fn.base64(Fn.join("", [self._s3_part(p, asset) for p in s3_parts]))
+        elif not parts:
             content = None
         elif len(parts) == 1:
             content = bundle.content(hook)
@@ -221,6 +300,41 @@ class LifecycleConfig(Resource):
         return self._name_attr
 
     @property
+    def delivery(self) -> str:
+        """The ``delivery`` asked for: ``"auto"``, ``"inline"`` or ``"s3"`` (see :meth:`delivery_of`)."""
+        return self._options["delivery"]
+
+    def delivery_of(self, hook: str = "on-start") -> Optional[str]:
+        """How ``hook`` reaches the instance now: ``"inline"``, ``"s3"``, or ``None`` (no such hook)."""
+        return self._bundle.delivery_of(hook)
+
+    @property
+    def s3_hooks(self) -> Tuple[str, ...]:
+        """The hooks whose payload is an S3 asset."""
+        return tuple(h for h in self._bundle.hooks if self._bundle.delivery_of(h) == "s3")
+
+    def payload_asset(self, hook: str = "on-start") -> Optional[s3_assets.Asset]:
+        """The S3 asset holding the payload of ``hook`` (``None`` when it is delivered inline)."""
+        if hook not in self.s3_hooks:
+            return None
+        return self._assets[hook][1]
+
+    def payload_object_arn(self, hook: str = "on-start") -> str:
+        """``arn:PARTITION:s3:::BUCKET/KEY`` of the payload object of ``hook``, as it is at synth time
+        (a token: an Aspect may still change the payload)."""
+        return Lazy.uncached_string(_ArnProducer(self, hook))
+
+    def payload_object_shown(self, hook: str = "on-start") -> str:
+        """The object's ARN as people read it (``${AWS::Partition}``, the bootstrap bucket, the key)."""
+        asset = self._assets[hook][1]
+        shown = Stack.of(self).resolve(asset.s3_bucket_name)
+        if isinstance(shown, dict) and isinstance(shown.get("Fn::Sub"), str):
+            shown = shown["Fn::Sub"]  # the bootstrap bucket: cdk-QUALIFIER-assets-${AWS::AccountId}-${AWS::Region}
+        elif not isinstance(shown, str):
+            shown = "<asset bucket>"
+        return f"arn:${{AWS::Partition}}:s3:::{shown}/{asset.s3_object_key}"
+
+    @property
     def iam_grants(self) -> Tuple[IamGrant, ...]:
         """What the enabled features need from the role of each notebook that uses this configuration."""
         return self._bundle.iam_grants
@@ -237,6 +351,48 @@ class _HookProducer:
     def produce(self, context: IResolveContext) -> Any:
         content = self._config._content(self._hook)
         return None if content is None else [{"Content": content}]
+
+
+@jsii.implements(IStringProducer)
+class _ArnProducer:
+    """The payload object's ARN of a hook, from the asset as it is at synth time."""
+
+    def __init__(self, config: LifecycleConfig, hook: str) -> None:
+        self._config = config
+        self._hook = hook
+
+    def produce(self, context: IResolveContext) -> Optional[str]:
+        asset = self._config.payload_asset(self._hook)
+        if asset is None:  # pragma: no cover - hooks only ever move from inline to S3
+            raise ValueError(f"LifecycleConfig {self._config.node.path}: {self._hook} is no longer delivered through S3")
+        return asset.bucket.arn_for_objects(asset.s3_object_key)
+
+
+def _payload_file(scope: Construct, bundle: Bundle, hook: str) -> str:
+    """The payload of ``hook`` as a file named by its sha256, in the cloud assembly (written once)."""
+    stage = Stage.of(scope)
+    outdir = stage.asset_outdir if stage is not None else tempfile.gettempdir()
+    folder = os.path.join(outdir, PAYLOAD_DIR)
+    os.makedirs(folder, exist_ok=True)
+    ext = "xz" if bundle.compression == "xz" else "gz"
+    path = os.path.join(folder, f"{bundle.payload_sha256(hook)}.tar.{ext}")
+    if not os.path.isfile(path):
+        payload = bundle.payload(hook) or b""
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".payload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return path
+
+
+def _delivery_problems(delivery: Any) -> List[str]:
+    if isinstance(delivery, str) and delivery not in DELIVERIES and not Token.is_unresolved(delivery):
+        return [
+            f"delivery: {delivery!r} is not a delivery; use one of {', '.join(repr(d) for d in DELIVERIES)} "
+            "('auto', the default: inline when the script fits in 16,384 characters, S3 otherwise)"
+        ]
+    return []
 
 
 @jsii.implements(IValidation)
@@ -272,7 +428,9 @@ _TOKEN_FIX = "pass a literal value"
 
 
 def _token_in_literal(field: str, value: Any, kind: str) -> Optional[str]:
-    if value is None or isinstance(value, (bool, int)) or not Token.is_unresolved(value):
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, str) and _NAME_SAFE.match(value)):
+        return None  # literal without asking Node (a token's text always has other characters)
+    if not Token.is_unresolved(value):
         return None
     shown = value if isinstance(value, str) else "a number token"
     return (

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, cast
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, CfnResource, IAnyProducer, IResolveContext, Lazy, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
@@ -21,7 +21,7 @@ from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
 from ._naming import _NAME_RE, _path, generated_name
 from ._tokens import _unresolved
 from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems, _type_problems
-from .lifecycle_config import LifecycleConfig
+from .lifecycle_config import LifecycleConfig, _delivery_problems
 from .props import (
     DEFAULT_INSTANCE_TYPE,
     INotebookInstance,
@@ -53,6 +53,7 @@ _JUPYTER_STREAM = "jupyter.log"
 WARN_AUTOSTOP_ENDPOINT = "notebook-lifecycle:autostopNeedsSageMakerApiEndpoint"
 WARN_IMMUTABLE_ROLE = "notebook-lifecycle:immutableRole"
 WARN_PLATFORM_RETIRED = "notebook-lifecycle:platformRetired"
+WARN_S3_DELIVERY_ENDPOINT = "notebook-lifecycle:s3DeliveryNeedsGatewayEndpoint"
 
 
 _RETIRED_PLATFORMS = {
@@ -127,17 +128,162 @@ class _ImportedNotebookInstance(Resource, _Grants):
     __deepcopy__ = _construct_deepcopy
 
 
+class _NotebookRole(iam.Role):
+    """The role a :class:`NotebookInstance` creates: an ``iam.Role`` that tells, in Python, when a
+    statement is first added to its principal policy (``bucket.grant_read(notebook)``,
+    ``grant_principal`` grants, ``role.add_to_principal_policy``/``add_to_policy``: CDK calls
+    ``add_to_principal_policy`` for all of them, which makes the default policy under the role, and at
+    synth maybe overflow policies). Only then is the instance registered with
+    :class:`_OrderAfterRolePolicies`: until something is added the role has no policy under it, and a
+    notebook nobody grants to costs no validation and no requests to Node at synth."""
+
+    _notebook_lifecycle_order: Optional[Tuple[Construct, CfnResource]] = None
+    _notebook_lifecycle_has_policy = False
+
+    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        if not self._notebook_lifecycle_has_policy:
+            self._notebook_lifecycle_has_policy = True
+            if self._notebook_lifecycle_order is not None:
+                scope, resource = self._notebook_lifecycle_order
+                _OrderAfterRolePolicies.add(scope, resource, self)
+        return super().add_to_principal_policy(statement)
+
+    def _order_after_policies(self, scope: Construct, resource: CfnResource) -> None:
+        """Order ``resource`` after the policies under this role, once it has any."""
+        self._notebook_lifecycle_order = (scope, resource)
+        if self._notebook_lifecycle_has_policy:
+            _OrderAfterRolePolicies.add(scope, resource, self)
+
+
+@jsii.implements(IValidation)
+class _OrderAfterRolePolicies:
+    """Makes a notebook's ``CfnNotebookInstance`` depend on every policy under its role, once the app
+    is complete: it runs as a validation (after Aspects and prepare, before the templates are
+    written) and adds ``DependsOn`` with the public ``CfnResource.add_dependency``. The role's own
+    ``AWS::IAM::Role`` is left out: ``RoleArn`` orders it already (cfn-lint W3005 otherwise).
+    (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
+    several times the cost of the whole construct.) A role the notebook created is registered only
+    once something is added to its principal policy (:class:`_NotebookRole`)."""
+
+    _ATTR = "_notebook_lifecycle_order_after_role_policies"
+
+    @classmethod
+    def add(cls, scope: Construct, resource: CfnResource, role: iam.IRole) -> None:
+        """One validation per scope (one callback at synth for all the notebooks made in it)."""
+        found = getattr(scope, cls._ATTR, None)
+        if found is None:
+            found = cls()
+            scope.node.add_validation(found)
+            setattr(scope, cls._ATTR, found)
+        found._pairs.append((resource, role))
+
+    def __init__(self) -> None:
+        self._pairs: List[Tuple[CfnResource, iam.IRole]] = []
+
+    @staticmethod
+    def _depend_on(resource: CfnResource, target: CfnResource) -> None:
+        # `add_dependency` was renamed `add_resource_dependency` (newer aws-cdk-lib); same effect
+        add = getattr(type(resource), "add_resource_dependency", None)
+        if add is not None:
+            add(resource, target)
+        else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
+            resource.add_dependency(target)
+
+    @staticmethod
+    def _is_cfn_resource(construct: Any) -> bool:
+        # jsii hands back an object of its own class (`iam.CfnPolicy`, ...) when Python knows it: no
+        # request; anything else (a class private to a library) is asked of Node
+        if isinstance(construct, CfnResource):
+            return True
+        if isinstance(construct, (Resource, Construct)) and getattr(type(construct), "__jsii_type__", None):
+            return False  # a known, non-Cfn construct class
+        return bool(CfnResource.is_cfn_resource(construct))
+
+    def validate(self) -> List[str]:
+        for resource, role in self._pairs:
+            for child in role.node.children:
+                if self._is_cfn_resource(child):
+                    continue  # the role itself
+                for construct in child.node.find_all():
+                    if self._is_cfn_resource(construct):
+                        self._depend_on(resource, cast(CfnResource, construct))
+        return []
+
+
+class NotebookInstancePolicy(Construct):
+    """The customer-managed policy of a :class:`NotebookInstance` (``notebook.policy``): an
+    ``AWS::IAM::ManagedPolicy`` written as the L1 ``iam.CfnManagedPolicy`` (its ``node.default_child``,
+    id ``Resource``) with the library's statements as a literal document.
+
+    ``add_statements`` appends ``iam.PolicyStatement``s, rendered when the template is (so a statement
+    changed after it was added is written as it is then). (The L2 ``iam.ManagedPolicy`` costs about as
+    much again as the rest of the notebook at synth; the library's own statements need none of it.)
+    """
+
+    def __init__(self, scope: Construct, id: str, *, description: str, statements: List[dict], role: iam.IRole) -> None:
+        super().__init__(scope, id)
+        self._statements = statements
+        self._added: List[iam.PolicyStatement] = []
+        self._resource = iam.CfnManagedPolicy(
+            self,
+            "Resource",
+            description=description,
+            path="/",
+            roles=[role.role_name],
+            policy_document={"Statement": statements, "Version": "2012-10-17"},
+        )
+
+    @property
+    def managed_policy_arn(self) -> str:
+        """The policy's ARN (``Ref``)."""
+        return self._resource.ref
+
+    @property
+    def statements(self) -> List[Any]:
+        """The library's statements (JSON) and the ``iam.PolicyStatement``s added since."""
+        return [*self._statements, *self._added]
+
+    def add_statements(self, *statements: iam.PolicyStatement) -> None:
+        """Add statements to the policy; each must be valid in an identity policy (resources, no principal)."""
+        for statement in statements:
+            errors = list(statement.validate_for_identity_policy())
+            if errors:
+                raise ValueError(f"{self.node.path}: {'; '.join(errors)}")
+        if not self._added:  # from now on the document is rendered at synth time
+            self._resource.policy_document = Lazy.uncached_any(_PolicyDocumentProducer(self))
+        self._added.extend(statements)
+
+    def _document(self) -> dict:
+        return {
+            "Statement": [*self._statements, *(s.to_statement_json() for s in self._added)],
+            "Version": "2012-10-17",
+        }
+
+
+@jsii.implements(IAnyProducer)
+class _PolicyDocumentProducer:
+    def __init__(self, policy: NotebookInstancePolicy) -> None:
+        self._policy = policy
+
+    def produce(self, context: IResolveContext) -> Any:
+        return self._policy._document()
+
+
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
+_NAMES_OF_STAGE_ATTR = "_notebook_lifecycle_instance_names_of_stage"
 
 
 def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
     """Two notebook instances with the same literal name in one stage and environment cannot both exist."""
-    stage = Stage.of(scope)
-    holder: Any = stage if stage is not None else scope.node.root
-    claimed = getattr(holder, _NAMES_ATTR, None)
+    claimed = getattr(scope, _NAMES_OF_STAGE_ATTR, None)  # cached on the scope: one request per scope
     if claimed is None:
-        claimed = {}
-        setattr(holder, _NAMES_ATTR, claimed)
+        stage = Stage.of(scope)
+        holder: Any = stage if stage is not None else scope.node.root
+        claimed = getattr(holder, _NAMES_ATTR, None)
+        if claimed is None:
+            claimed = {}
+            setattr(holder, _NAMES_ATTR, claimed)
+        setattr(scope, _NAMES_OF_STAGE_ATTR, claimed)
     key = (arns.literal_account, arns.literal_region, name.lower())
     other = claimed.get(key)
     if other is not None:
@@ -168,7 +314,8 @@ class NotebookInstance(Resource, _Grants):
     * an ``AWS::IAM::ManagedPolicy`` (id ``Policy``) attached to the role, with
       explicit ARNs only: writing this instance's lifecycle and Jupyter logs,
       plus what the enabled features need on this instance's own ARN (autostop:
-      ``sagemaker:DescribeNotebookInstance`` and ``sagemaker:StopNotebookInstance``).
+      ``sagemaker:DescribeNotebookInstance`` and ``sagemaker:StopNotebookInstance``),
+      plus, for S3 delivery, ``s3:GetObject`` on each payload object's ARN.
       The instance depends on it, so the permissions exist at first boot.
 
     Parameters
@@ -217,9 +364,12 @@ class NotebookInstance(Resource, _Grants):
         Up to three more repositories. Default: none.
     lifecycle_config_name : str, optional
         Name of the lifecycle configuration created here. Default: generated.
-    install_dir, deadline_seconds, compression
+    install_dir, deadline_seconds, compression, delivery
         Passed to the bundle, as for :class:`LifecycleConfig`. Default: ``/startup``,
-        240, ``"xz"``. Not with a shared ``lifecycle_config``.
+        240, ``"xz"``, ``"auto"``. Not with a shared ``lifecycle_config``. With S3
+        delivery and ``direct_internet_access=False`` the instance gets a warning
+        (``notebook-lifecycle:s3DeliveryNeedsGatewayEndpoint``): its subnet's route
+        tables need the S3 gateway endpoint ``com.amazonaws.<region>.s3``.
 
     Raises
     ------
@@ -274,6 +424,7 @@ class NotebookInstance(Resource, _Grants):
         install_dir: Optional[str] = None,
         deadline_seconds: Optional[int] = None,
         compression: Optional[str] = None,
+        delivery: Optional[str] = None,
     ) -> None:
         security_groups = list(security_groups) if security_groups is not None else []
         additional_code_repositories = (
@@ -285,6 +436,7 @@ class NotebookInstance(Resource, _Grants):
                     "install_dir": install_dir,
                     "deadline_seconds": deadline_seconds,
                     "compression": compression,
+                    "delivery": delivery,
                 },
                 on_start=on_start,
                 on_create=on_create,
@@ -322,6 +474,7 @@ class NotebookInstance(Resource, _Grants):
                 install_dir=install_dir if install_dir is not None else "/startup",
                 deadline_seconds=deadline_seconds if deadline_seconds is not None else DEFAULT_DEADLINE_SECONDS,
                 compression=compression if compression is not None else "xz",
+                delivery=delivery if delivery is not None else "auto",
             )
         self._lifecycle_config = lifecycle_config
 
@@ -329,7 +482,7 @@ class NotebookInstance(Resource, _Grants):
 
         # the role and what it needs
         if role is None:
-            role = iam.Role(
+            role = _NotebookRole(
                 self,
                 "Role",
                 assumed_by=_sagemaker_principal(),
@@ -338,9 +491,10 @@ class NotebookInstance(Resource, _Grants):
         self._role = role
         self._scope_for_arns = scope
         statements = self._statements(scope, name, lifecycle_config)
+        self._payload_hooks = set(lifecycle_config.s3_hooks) if lifecycle_config is not None else set()
         self._statements_list = statements
         self._immutable_role = _is_immutable_role(role)
-        self._policy: Optional[iam.ManagedPolicy] = None
+        self._policy: Optional[NotebookInstancePolicy] = None
         if self._immutable_role:
             Annotations.of(self).add_warning_v2(
                 WARN_IMMUTABLE_ROLE,
@@ -349,14 +503,12 @@ class NotebookInstance(Resource, _Grants):
                 "attached to the role): " + json.dumps([s.readable() for s in statements], separators=(",", ":")),
             )
         else:
-            self._policy = iam.ManagedPolicy(
+            self._policy = NotebookInstancePolicy(
                 self,
                 "Policy",
                 description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)",
-                document=iam.PolicyDocument.from_json(
-                    {"Version": "2012-10-17", "Statement": [s.statement_json() for s in statements]}
-                ),
-                roles=[role],
+                statements=[s.statement_json(_Arns.of(scope).sort_policies) for s in statements],
+                role=role,
             )
 
         # warnings
@@ -371,6 +523,8 @@ class NotebookInstance(Resource, _Grants):
                     "NAT gateway; without one autostop cannot stop the instance. Add the endpoint (and "
                     "com.amazonaws.<region>.logs for the lifecycle logs), then acknowledge this warning",
                 )
+        self._direct_internet_access = direct_internet_access
+        self._warn_s3_endpoint()
         if isinstance(platform_identifier, str) and platform_identifier in _RETIRED_PLATFORMS:
             Annotations.of(self).add_warning_v2(
                 WARN_PLATFORM_RETIRED,
@@ -401,14 +555,18 @@ class NotebookInstance(Resource, _Grants):
             default_code_repository=default_code_repository,
             additional_code_repositories=additional_code_repositories or None,
         )
-        # Ordered grants: the instance depends on its managed policy and on the whole role construct,
-        # i.e. on every resource under it, as they are at synth time. Grants made later
-        # (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the role's default
-        # policy, a child of the role (or, for an imported role, a `Policy` child of it), so they exist
-        # before the instance first boots. (aws-cdk-lib has no public accessor for the default policy;
-        # a construct dependency is resolved at prepare time, so it covers policies created later.)
+        # Ordered grants: the instance depends on its managed policy and, once the app is complete,
+        # on every child of the role except the role resource itself (which RoleArn already orders).
+        # Grants made later (`bucket.grant_read(notebook)`, `role.add_to_principal_policy`) land in the
+        # role's default policy, a child of the role (for an imported role, a `Policy` child of it),
+        # so they exist before the instance first boots. aws-cdk-lib has no public accessor for the
+        # default policy; the role's children (`node.children`) are public.
         if self._policy is not None:
-            self._resource.node.add_dependency(self._policy, role)
+            _OrderAfterRolePolicies._depend_on(self._resource, self._policy._resource)
+            if isinstance(role, _NotebookRole):
+                role._order_after_policies(scope, self._resource)
+            else:
+                _OrderAfterRolePolicies.add(scope, self._resource, role)
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
@@ -456,7 +614,51 @@ class NotebookInstance(Resource, _Grants):
                         (arns.make("sagemaker", f"notebook-instance/{name.lower()}"),),
                     )
                 )
+            hooks = lifecycle_config.s3_hooks
+            if hooks:
+                # S3 delivery: read the payload objects, each on its exact ARN (the asset bucket's
+                # default encryption needs no more: see docs/constructs.md)
+                statements.append(
+                    _Statement(
+                        "FetchLifecyclePayload",
+                        ("s3:GetObject",),
+                        tuple(
+                            (lifecycle_config.payload_object_arn(h), lifecycle_config.payload_object_shown(h))
+                            for h in hooks
+                        ),
+                    )
+                )
         return statements
+
+    def _warn_s3_endpoint(self) -> None:
+        lc = self._lifecycle_config
+        if lc is None or self._direct_internet_access or not lc.s3_hooks or getattr(self, "_warned_s3", False):
+            return
+        self._warned_s3 = True
+        Annotations.of(self).add_warning_v2(
+            WARN_S3_DELIVERY_ENDPOINT,
+            f"the lifecycle payload ({', '.join(lc.s3_hooks)}) is delivered through S3 but "
+            "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
+            "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
+            "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
+            "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning",
+        )
+
+    def _grant_payload_fetch(self, sid: str) -> None:
+        """After an Aspect changed the lifecycle configuration: ``s3:GetObject`` on payload objects of hooks
+        that went to S3 since (the statement made at construction follows a changed payload by itself)."""
+        lc = self._lifecycle_config
+        if lc is None:
+            return
+        new = [h for h in lc.s3_hooks if h not in self._payload_hooks]
+        if new:
+            self._payload_hooks.update(new)
+            self.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid=sid, actions=["s3:GetObject"], resources=[lc.payload_object_arn(h) for h in new]
+                )
+            )
+        self._warn_s3_endpoint()
 
     # -- public surface -----------------------------------------------------------------------
     @property
@@ -482,8 +684,9 @@ class NotebookInstance(Resource, _Grants):
         return self._lifecycle_config
 
     @property
-    def policy(self) -> Optional[iam.ManagedPolicy]:
-        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role)."""
+    def policy(self) -> Optional[NotebookInstancePolicy]:
+        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role):
+        a :class:`NotebookInstancePolicy`, whose ``node.default_child`` is the ``iam.CfnManagedPolicy``."""
         return self._policy
 
     @property
@@ -596,7 +799,10 @@ def _check_props(
         "install_dir": (bundle_options["install_dir"], (str,), "'/startup'"),
         "deadline_seconds": (bundle_options["deadline_seconds"], (int,), "240 (seconds)"),
         "compression": (bundle_options["compression"], (str,), "'xz' or 'gzip'"),
+        "delivery": (bundle_options["delivery"], (str,), "'auto', 'inline' or 's3'"),
     })
+    if bundle_options["delivery"] is not None:
+        problems += _delivery_problems(bundle_options["delivery"])
     problems += _type_problems({"role": role, "subnet": subnet, "security_groups": security_groups, "kms_key": kms_key})
     problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
     if direct_internet_access is False and subnet is None:

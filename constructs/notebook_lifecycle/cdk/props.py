@@ -30,7 +30,7 @@ from ..features import Features
 from ..scripts import StartupScripts
 
 if TYPE_CHECKING:  # pragma: no cover
-    from aws_cdk import ResourceEnvironment, Stack
+    from aws_cdk import Stack
     from aws_cdk import aws_ec2 as ec2
     from aws_cdk import aws_iam as iam
     from aws_cdk import aws_kms as kms
@@ -44,6 +44,7 @@ DEFAULT_PLATFORM_IDENTIFIER = "notebook-al2023-v1"
 DEFAULT_VOLUME_SIZE_IN_GB = 5
 DEFAULT_INSTALL_DIR = "/startup"
 DEFAULT_COMPRESSION = "xz"
+DEFAULT_DELIVERY = "auto"
 
 
 class _Props:
@@ -69,6 +70,7 @@ class LifecycleConfigProps(_Props):
     install_dir: str = DEFAULT_INSTALL_DIR
     deadline_seconds: int = DEFAULT_DEADLINE_SECONDS
     compression: str = DEFAULT_COMPRESSION
+    delivery: str = DEFAULT_DELIVERY
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class NotebookInstanceProps(_Props):
     install_dir: Optional[str] = None
     deadline_seconds: Optional[int] = None
     compression: Optional[str] = None
+    delivery: Optional[str] = None
 
 
 @runtime_checkable
@@ -121,7 +124,7 @@ class INotebookInstance(Protocol):
     def stack(self) -> "Stack": ...
 
     @property
-    def env(self) -> "ResourceEnvironment": ...
+    def env(self) -> Any: ...  # aws-cdk-lib's ResourceEnvironment (account, region); no Python name for it
 
     def grant_connect(self, grantee: "iam.IGrantable") -> "iam.Grant":
         """Open the notebook: ``CreatePresignedNotebookInstanceUrl`` and ``DescribeNotebookInstance`` on this ARN."""
@@ -228,7 +231,7 @@ def accepts_props(props_type: type) -> Callable[[Callable[..., None]], Callable[
                         f"(props and {', '.join(sorted(kwargs))}); use props.replace({next(iter(sorted(kwargs)))}=...) "
                         "to change a field"
                     )
-                kwargs = props.to_kwargs()
+                kwargs = props.to_kwargs()  # type: ignore[attr-defined]  # checked by isinstance above
             unknown = sorted(set(kwargs) - set(kw_names))
             if unknown:
                 raise TypeError(

@@ -14,7 +14,7 @@ from ..bundle import DEFAULT_DEADLINE_SECONDS, Bundle
 from ..errors import BundleError
 from ..features import Autostop, Binary, Features
 from ..scripts import StartupScripts
-from ..unbundle import FoundBundle, read_bundles
+from ..unbundle import FoundBundle, read_bundles, with_payload
 
 
 PROG = "notebook-lifecycle"
@@ -49,6 +49,7 @@ _ON_START_FLAGS = {
     "install_dir": "--install-dir",
     "deadline_seconds": "--deadline",
     "compression": "--compression",
+    "delivery": "--delivery",
 }
 _ON_CREATE_FLAGS = {"as_root": "--on-create-as-root", "background": "--on-create-background", "run": "--on-create-run"}
 
@@ -77,6 +78,14 @@ def _add_bundle_options(p: _Parser, *, output: bool) -> None:
     out.add_argument("--compression", choices=("xz", "gzip"), default="xz", help="payload codec (default: xz, the densest)")
     if output:
         out.add_argument("-q", "--quiet", action="store_true", help="do not print the size report")
+        s3 = p.add_argument_group("delivery (how the payload reaches the instance)")
+        s3.add_argument("--delivery", choices=("auto", "inline", "s3"), default="auto",
+                        help="inline: in the script (over 16,384 characters is an error); s3: the payload is an "
+                             "S3 object you upload, the script fetches it; auto (default): inline when it fits")
+        s3.add_argument("--s3-bucket", metavar="NAME", help="bucket the payload is uploaded to (needed for S3 delivery)")
+        s3.add_argument("--s3-key", metavar="KEY",
+                        help="object key (default: the payload's SHA256.tar.xz / .tar.gz, written next to the script)")
+        s3.add_argument("--s3-region", metavar="REGION", help="the bucket's region (default: the instance's)")
 
     feat = p.add_argument_group("features (all off by default)")
     feat.add_argument("--autostop-idle-minutes", metavar="N", type=_int, help="stop the instance after N idle minutes")
@@ -107,6 +116,7 @@ def _bundle_from(args: argparse.Namespace) -> Bundle:
         return Bundle(
             on_start, on_create, features,
             install_dir=args.install_dir, deadline_seconds=args.deadline, compression=args.compression,
+            delivery=getattr(args, "delivery", "inline"),
         )  # fmt: skip
 
 
@@ -225,7 +235,25 @@ def _bundles_in(name: str) -> list[FoundBundle]:
         with _os_errors("cannot read"):
             data = Path(name).read_bytes()
     with _culprit(where):
-        return read_bundles(data)
+        found = read_bundles(data)
+        if name != "-":
+            found = [_with_local_payload(b, Path(name).parent) for b in found]
+        return found
+
+
+def _with_local_payload(b: FoundBundle, folder: Path) -> FoundBundle:
+    """An S3 lifecycle script with its payload, when the object is in ``folder`` next to the script or
+    template (``build --delivery s3`` writes ``KEY`` there; ``cdk synth`` stages ``asset.KEY``) and its
+    sha256 is the one the script carries; otherwise as it is (what it fetches, no files)."""
+    if b.s3 is None:
+        return b
+    name = b.s3.key.rsplit("/", 1)[-1]
+    for candidate in (folder / name, folder / f"asset.{name}"):
+        try:
+            return with_payload(b, candidate.read_bytes())
+        except (OSError, BundleError):
+            continue
+    return b
 
 
 def _same_place(a: Path, b: Path) -> bool:

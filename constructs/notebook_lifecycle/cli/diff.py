@@ -43,7 +43,21 @@ def _diff(args: argparse.Namespace) -> int:
     deployed = {h.hook: h for h in read_deployed_config(describe_lifecycle_config(aws, args.config), label=args.config)}
     differences: list[list[str]] = []  # one entry per difference, as the lines that show it
     for hook in sorted(set(built) | set(deployed), key=lambda h: (h != "on-start", h)):
-        differences += _diff_hook(hook, deployed.get(hook), built.get(hook))
+        d = deployed.get(hook)
+        if d is not None and d.bundle is not None and d.bundle.s3 is not None and hook in built:
+            # an S3 fetcher: the same payload (sha256) is the same bundle; otherwise compare the object's files
+            if d.bundle.s3.sha256 == bundle.payload_sha256(hook):
+                continue
+            from .pull import _fetch_payload
+
+            fetched, note = _fetch_payload(aws, d.bundle)
+            if not fetched.files:
+                differences.append([f"{hook}: the deployed S3 payload (sha256 {d.bundle.s3.sha256[:12]}) is not what "
+                                    f"the folder builds (sha256 {(bundle.payload_sha256(hook) or '')[:12]}); {note}"])
+                continue
+            differences += _diff_bundles(hook, fetched, built[hook])
+            continue
+        differences += _diff_hook(hook, d, built.get(hook))
     for lines in differences:
         print("\n".join(lines))
     source = args.dir or "the features"

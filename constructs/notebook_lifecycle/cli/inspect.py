@@ -12,7 +12,10 @@ from ._common import _bundles_in, _command
 
 _INSPECT_DESCRIPTION = """\
 Show what lifecycle scripts made by notebook-lifecycle hold: version, install
-dir, deadline, files, run plan and size budget. FILE is an on-start/on-create
+dir, deadline, files, run plan and size budget. An S3 lifecycle script (delivery
+s3) shows what it fetches (bucket, key, sha256, size); its files and plan are
+shown when the object is next to FILE (as KEY, which `build` writes, or
+asset.KEY, which `cdk synth` stages) and its sha256 matches. FILE is an on-start/on-create
 script, its base64 content (as CloudFormation or the SageMaker API hold it), a
 synthesized CloudFormation template (JSON; every lifecycle configuration in it
 is shown), or the JSON of `aws sagemaker describe-notebook-instance-lifecycle-config`.
@@ -49,6 +52,8 @@ def _describe(b: FoundBundle) -> dict[str, Any]:
         "files": [{"path": f.path, "mode": f"{f.mode:04o}", "bytes": len(f.data)} for f in b.files],
         "plan": [e.as_dict() for e in b.plan],
         "deploy_time_values": dict(b.deploy_values),
+        "delivery": b.delivery,
+        **({"s3": b.s3.as_dict()} if b.s3 is not None else {}),
     }
 
 
@@ -59,6 +64,19 @@ def _render(b: FoundBundle) -> str:
         f"  install dir  {b.install_dir}",
         f"  deadline     {b.deadline_seconds} s",
         f"  size         {b.content_length} of {b.limit} characters ({budget})",
+    ]
+    if b.s3 is not None:
+        s3 = b.s3
+        lines += [
+            f"  delivery     s3: fetches s3://{s3.bucket}/{s3.key}" + (f" ({s3.region})" if s3.region else ""),
+            f"  object       {s3.size} bytes, sha256 {s3.sha256} (nothing else is unpacked)",
+            f"  fetch        at most {s3.fetch_seconds} s",
+        ]
+        if s3.bucket_expression is not None:
+            lines.append(f"  bucket       {json.dumps(s3.bucket_expression)}")
+        if not b.files:
+            lines.append("  files        not here: the payload is the S3 object (put it next to FILE as KEY or asset.KEY)")
+    lines += [
         "  files",
         f"    {'MODE':<5} {'BYTES':>7}  PATH",
     ]

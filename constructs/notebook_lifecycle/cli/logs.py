@@ -87,7 +87,8 @@ def _logs(args: argparse.Namespace) -> int:
             for stream in streams:
                 got, tokens[stream] = _events(aws, stream, start_ms, tokens[stream])
                 events += got
-            events.sort(key=lambda e: (e[0], streams.index(e[1]), e[2]))
+            order = {s: i for i, s in enumerate(streams)}
+            events.sort(key=lambda e: (e[0], order[e[1]], e[2]))
             for stamp, stream, _, message in events:
                 print(f"{_utc(stamp)}  {stream}  {message.rstrip()}", flush=args.follow)
             if not args.follow:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 from ..bundle import DEFAULT_DEADLINE_SECONDS, PLAN_PATH
 from ..errors import BundleError
 from ..scripts import PackedFile
-from ..unbundle import DeployedHook, FoundBundle, is_safe_relative_path, read_deployed_config
+from ..unbundle import DeployedHook, FoundBundle, is_safe_relative_path, read_deployed_config, with_payload
 from ._aws import Aws, add_aws_options, describe_lifecycle_config
 from ._common import _command, _os_errors
 
@@ -59,7 +59,7 @@ def _pull(args: argparse.Namespace) -> int:
     texts: dict[str, bytes] = {}
     report: list[str] = []
     for hook in hooks:
-        report += _plan_hook(args.config, hook, root, outputs, texts)
+        report += _plan_hook(args.config, hook, root, outputs, texts, aws)
     _write(root, outputs, texts)
     for line in report:
         print(line)
@@ -73,8 +73,25 @@ def _check_root(root: Path, force: bool) -> None:
         raise BundleError(f"{root}: the folder is not empty; give an empty or new folder, or pass --force")
 
 
+def _fetch_payload(aws: Optional[Aws], b: FoundBundle) -> tuple[FoundBundle, str]:
+    """The S3 script ``b`` with the files of the object it fetches (downloaded with these credentials and
+    checked against its sha256), or ``b`` as it is and why not."""
+    assert b.s3 is not None
+    s3 = b.s3
+    where = f"s3://{s3.bucket}/{s3.key}"
+    if s3.bucket.startswith("<"):
+        return b, f"it fetches {where}, a bucket known only at deploy time"
+    if aws is None:
+        return b, f"it fetches {where}; no AWS session to download it with"
+    try:
+        body = aws.call("s3", "get_object", Bucket=s3.bucket, Key=s3.key)["Body"].read()
+        return with_payload(b, body), f"payload {where}"
+    except BundleError as exc:
+        return b, f"cannot use the payload {where}: {exc}"
+
+
 def _plan_hook(config: str, hook: DeployedHook, root: Path, outputs: dict[str, Optional[list[PackedFile]]],
-               texts: dict[str, bytes]) -> list[str]:
+               texts: dict[str, bytes], aws: Optional[Aws] = None) -> list[str]:
     """Decide what one hook writes (into ``outputs`` / ``texts``); return the lines to report."""
     name = hook.hook.replace("[", "-").replace("]", "")
     where = f"{config}/{hook.hook}"
@@ -82,8 +99,12 @@ def _plan_hook(config: str, hook: DeployedHook, root: Path, outputs: dict[str, O
         texts[f"{name}.content"] = hook.content.encode()
         return [f"{where}: the content is not base64 of text; kept as {root / (name + '.content')}"]
     texts[f"{name}.sh"] = hook.script.encode()
+    if hook.bundle is not None and hook.bundle.s3 is not None:
+        b, note = _fetch_payload(aws, hook.bundle)
+        if not b.files:
+            return [f"{where}: notebook-lifecycle {b.version} S3 fetcher, script in {root / (name + '.sh')}; {note}"]
     if hook.bundle is not None:
-        b = hook.bundle
+        b = hook.bundle if hook.bundle.s3 is None else b
         files = list(b.user_files)
         _refuse_unsafe(where, "the bundle", (f.path for f in files))
         outputs[name] = files

@@ -51,7 +51,7 @@ def _status(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=8) as pool:
         described = list(pool.map(lambda n: _describe_instance(aws, n), names))
     instances = []
-    for name, found in zip(names, described):
+    for name, found in zip(names, described, strict=True):
         if found is None:
             missing.append(name)
         else:
@@ -59,7 +59,7 @@ def _status(args: argparse.Namespace) -> int:
     config_names = sorted({i["NotebookInstanceLifecycleConfigName"] for i in instances
                            if i.get("NotebookInstanceLifecycleConfigName")})
     with ThreadPoolExecutor(max_workers=8) as pool:
-        configs = dict(zip(config_names, pool.map(lambda c: _describe_config(aws, c), config_names)))
+        configs = dict(zip(config_names, pool.map(lambda c: _describe_config(aws, c), config_names), strict=True))
     rows = [_row(i, configs) for i in sorted(instances, key=lambda i: i["NotebookInstanceName"])]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -142,4 +142,4 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
     cells = [[title for title, _ in _COLUMNS]] + [[cell(r, key) for _, key in _COLUMNS] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells)

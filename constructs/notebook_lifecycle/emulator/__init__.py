@@ -536,7 +536,7 @@ class Emulator:
         (box / "stubs").mkdir(parents=True)
         os.chmod(s, 0o700)
         self._write_box(box)
-        for i, (hook, script) in enumerate(hooks):
+        for i, (_hook, script) in enumerate(hooks):
             data = script if isinstance(script, bytes) else script.encode("utf-8", "surrogateescape")
             (s / f"hook.{i}").write_bytes(data)
         for j, snippet in enumerate(after):

@@ -14,6 +14,7 @@ Each writes ``DIR/ready-out`` / ``DIR/ready-in`` once it listens. Standard libra
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -74,12 +75,12 @@ def main(argv: List[str]) -> int:
         if mode == "out":
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             listener.bind(path)
-            connect: Callable[[], socket.socket] = (lambda p=port: _tcp(p))
+            connect: Callable[[], socket.socket] = functools.partial(_tcp, port)
         else:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", port))
-            connect = (lambda p=path: _unix(p))  # type: ignore[misc]
+            connect = functools.partial(_unix, path)
         listener.listen(64)
         t = threading.Thread(target=_serve, args=(listener, connect), daemon=True)
         t.start()

@@ -113,7 +113,7 @@ def s3_error(err):
     return (" " + code if code else "") + (" (%s)" % message if message else "")
 
 
-TOKEN = []
+TOKEN = []  # type: list
 
 
 def imds(path, clock):
