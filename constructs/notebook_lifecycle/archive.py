@@ -199,7 +199,7 @@ def _separator(files: Sequence[PackedFile]) -> bytes:
             return s
     for sep in itertools.permutations(range(256), 3):  # only a huge binary file holds all of the above
         s = bytes(sep)
-        if 10 not in s and not s[0] in b"01234567" and not any(s in f.data for f in files):
+        if 10 not in s and s[0] not in b"01234567" and not any(s in f.data for f in files):
             return s
     raise BundleError("no separator for the records: the files hold every 3-byte sequence")  # pragma: no cover
 
