@@ -290,16 +290,22 @@ class ShapeChanged(Exception):
 
 @functools.lru_cache(maxsize=1)
 def library_decoder() -> str:
-    """The library's xz decoder for the on-start hook, with ``@PAYLOAD@`` where the payload text goes.
+    """The library's xz decoder for the on-start hook, with ``@PAYLOAD@`` where the payload text goes
+    and ``@LEN@`` for the payload's byte length (which the decoder carries).
 
     Taken from a real script (the payload text, recomputed from the files the library's
     reader finds in it, is cut out), so it follows the library without calling its internals.
     """
     script = nl.Bundle(startup_scripts(TINY), check_size=False).on_start_script
-    text = archive.text_encode(archive.pack(read_script(script).files, "xz"), "xz")
+    files = read_script(script).files
+    text = archive.inline_text(files, "xz")
     if script.count(text) != 1:
         raise ShapeChanged("the payload text is not found once in the library's script")
-    return script.replace(text, "@PAYLOAD@")
+    n = len(archive.inline_payload(files, "xz"))
+    dec, k = re.subn(rf"\.to_bytes\({n},", ".to_bytes(@LEN@,", script.replace(text, "@PAYLOAD@"))
+    if k != 1:
+        raise ShapeChanged("the decoder does not carry the payload's length once (`.to_bytes(N,`)")
+    return dec
 
 
 @dataclass(frozen=True)
@@ -307,17 +313,17 @@ class Variant:
     """Knobs on top of what the library does (xz codec); the defaults reproduce it byte for byte."""
 
     name: str
-    runner: Optional[bytes] = None                        # None: the shipped (minified) runner
+    runner: Optional[bytes] = None                        # None: the runner the library ships for the plan
     plan: Optional[bytes] = None                          # None: the plan the library writes
-    compress: Optional[Callable[[bytes], bytes]] = None   # None: archive.compress(tar, "xz")
-    reserved_last: bool = False                           # tar: runner and plan after the user files
-    encoding: str = "library"   # library (archive.text_encode) | base64 | base85 | base95 | base125 | binary
-    framing: str = "tar"        # tar | records (see records())
+    compress: Optional[Callable[[bytes], bytes]] = None   # None: archive.compress(data, "xz")
+    reserved_last: bool = False                           # runner and plan after the user files
+    encoding: str = "base95"    # base95 (the library) | base64 | base85 | base125 | binary
+    framing: str = "records"    # records (the library: archive.records) | tar
     safe: bool = True           # False: needs a test on a real notebook instance
 
 
 def payload_files(files: Files, v: Variant) -> list[PackedFile]:
-    """What Bundle._render packs: the user's files, the plan and the runner."""
+    """What Bundle._prepare packs: the user's files, the plan and the runner."""
     scripts = startup_scripts(files)
     plan = "".join(
         "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash", s.path)) + "\n"
@@ -326,22 +332,19 @@ def payload_files(files: Files, v: Variant) -> list[PackedFile]:
     return [
         *scripts.files,
         PackedFile(bundle_mod.PLAN_PATH, plan.encode() if v.plan is None else v.plan, False),
-        PackedFile(bundle_mod.RUNNER_PATH, bundle_mod._runner() if v.runner is None else v.runner, True),
+        PackedFile(bundle_mod.RUNNER_PATH, bundle_mod._runner(scripts.steps) if v.runner is None else v.runner, True),
     ]
 
 
-def records(files: Sequence[PackedFile]) -> bytes:
-    """The simplest archive: per file a line `MODE SIZE PATH` (octal mode) and then the bytes."""
-    return b"".join(f"{f.mode:o} {len(f.data)} {f.path}\n".encode() + f.data
-                    for f in sorted(files, key=lambda f: f.path))
-
-
 def archive_bytes(packed: Sequence[PackedFile], v: Variant) -> bytes:
+    user = [f for f in packed if not _is_reserved(f.path)]
+    ours = [f for f in packed if _is_reserved(f.path)]
     if v.framing == "records":
-        return records(packed)
+        if v.reserved_last:
+            by_path = lambda f: f.path  # noqa: E731
+            return archive.records(sorted(user, key=by_path) + sorted(ours, key=by_path), keep_order=True)
+        return archive.records(packed)
     if v.reserved_last:  # two of the library's tars, the first without its end-of-archive blocks
-        user = [f for f in packed if not _is_reserved(f.path)]
-        ours = [f for f in packed if _is_reserved(f.path)]
         return archive.tar_bytes(user)[: -2 * tarfile.BLOCKSIZE] + archive.tar_bytes(ours)
     return archive.tar_bytes(packed)
 
@@ -361,7 +364,6 @@ def _compress(data: bytes, v: Variant) -> bytes:
 
 # Big-number encodings: alphabet, and the python3 expression giving the value of character c.
 _BASES = {
-    "base95": (bytes(range(32, 127)), "c-32"),  # printable ASCII, space to ~
     "base125": (bytes(c for c in range(1, 128) if c not in (10, 13)), "c-1-(c>10)-(c>13)"),  # 7-bit, no NUL/LF/CR
 }
 
@@ -380,8 +382,8 @@ def big_int_encode(data: bytes, alphabet: bytes) -> bytes:
 
 
 def encode(payload: bytes, encoding: str) -> bytes:
-    if encoding == "library":
-        return archive.text_encode(payload, "xz").encode()
+    if encoding == "base95":
+        return archive.base95_encode(payload).encode()
     if encoding == "base64":
         return base64.b64encode(payload)
     if encoding == "base85":
@@ -391,44 +393,47 @@ def encode(payload: bytes, encoding: str) -> bytes:
     raise ValueError(encoding)
 
 
-_UNPACK_RE = re.compile(r"python3 -c '[^']*'<<'P'\|tar -xmf- (?:--no-same-owner )?-C (?P<dir>/\S+?)(?=\|\|)")
+# the library's unpack command: cd DIR&&python3 -c '...'<<'P'
+_UNPACK_RE = re.compile(r"cd (?P<dir>/\S+?)&&python3 -c '(?P<code>[^']*)'<<'P'")
 _READ = {
-    "base64": "base64.b64decode(sys.stdin.read())",
-    "base85": "base64.b85decode(input())",
-    "binary": "sys.stdin.buffer.read()",
+    "base64": "lzma.decompress(base64.b64decode(sys.stdin.read()))",
+    "base85": "lzma.decompress(base64.b85decode(input()))",
+    "binary": "lzma.decompress(sys.stdin.buffer.read())",
 }
-_RECORDS_WRITER = (  # d holds the records; sys.argv[1] is the install dir
-    'while d:h,d=d.split(b"\\n",1);m,n,p=h.split(None,2);n=int(n);p=sys.argv[1]+"/"+p.decode();'
-    'os.makedirs(os.path.dirname(p),exist_ok=1);open(p,"wb").write(d[:n]);os.chmod(p,int(m,8));d=d[n:]'
-)
 
 
-def unpack_command(encoding: str, framing: str, d: str) -> str:
-    """One python3 process decodes the text (or reads raw bytes) and decompresses; with the
-    `records` framing it also writes the files (no tar). ``@LEN@``: the payload's byte length."""
-    modules = ["base64"] * (encoding in ("base64", "base85")) + ["lzma"] + ["os"] * (framing == "records") + ["sys"]
-    code = [f"import {','.join(modules)}"]
-    if encoding in _BASES:
+def unpack_command(encoding: str, framing: str, d: str, library_code: str) -> str:
+    """One python3 process decodes the text (or reads raw bytes) and decompresses into ``d``; with the
+    `records` framing it then writes the files with the library's own loop (no tar), with `tar` it
+    writes the stream to tar. ``@LEN@``: the payload's byte length."""
+    lines = library_code.split("\n")
+    at = next((i for i, line in enumerate(lines) if line.startswith("d=lzma.decompress(")), None)
+    if at is None or at + 1 >= len(lines):
+        raise ShapeChanged("the library's python3 code has no `d=lzma.decompress(...)` line before its writer")
+    head, writer = "\n".join(lines[: at + 1]), "\n".join(lines[at + 1:])
+    if encoding == "base95":
+        read = head.split("\n", 1)[1]  # the library's own decoding lines, after the import line
+    elif encoding in _BASES:
         alphabet, value = _BASES[encoding]
-        code += ["n=0", f'for c in sys.stdin.buffer.read().strip(b"\\n"):n=n*{len(alphabet)}+{value}']
-        data = 'lzma.decompress(n.to_bytes(@LEN@,"big"))'
+        read = (f'n=0\nfor c in sys.stdin.buffer.read().strip(b"\\n"):n=n*{len(alphabet)}+{value}\n'
+                'd=lzma.decompress(n.to_bytes(@LEN@,"big"))')
     else:
-        data = f"lzma.decompress({_READ[encoding]})"
-    code += [f"sys.stdout.buffer.write({data})"] if framing == "tar" else [f"d={data}", _RECORDS_WRITER]
+        read = f"d={_READ[encoding]}"
+    write = writer if framing == "records" else "sys.stdout.buffer.write(d)"
+    code = f"import base64,lzma,os,sys\n{read}\n{write}"
     feed = 'tail -c @LEN@ "$0"|' if encoding == "binary" else ""
-    here = "" if encoding == "binary" else "<<'P'"
-    python = f"{feed}python3 -c '{chr(10).join(code)}'"
-    return f"{python}{here}|tar -xmf- -C {d}" if framing == "tar" else f"{python} {d}{here}"
+    heredoc = "" if encoding == "binary" else "<<'P'"
+    return f"cd {d}&&{feed}python3 -c '{code}'{heredoc}" + (f"|tar -xmf- -C {d}" if framing == "tar" else "")
 
 
 def variant_decoder(v: Variant) -> str:
     dec = library_decoder()
-    if v.encoding == "library" and v.framing == "tar":
+    if v.encoding == "base95" and v.framing == "records":
         return dec
     m = _UNPACK_RE.search(dec)
     if m is None:
-        raise ShapeChanged("the decoder has no `python3 -c '...'<<'P'|tar -xmf- ... -C DIR` command")
-    dec = dec[: m.start()] + unpack_command(v.encoding, v.framing, m["dir"]) + dec[m.end():]
+        raise ShapeChanged("the decoder has no `cd DIR&&python3 -c '...'<<'P'` command")
+    dec = dec[: m.start()] + unpack_command(v.encoding, v.framing, m["dir"], m["code"]) + dec[m.end():]
     if v.encoding == "binary":  # the payload follows the script's last line; no heredoc
         dec = dec.replace("@PAYLOAD@\nP\n", "", 1)
     return dec
@@ -476,9 +481,18 @@ def lzma_label(s: dict) -> str:
 # ---------------------------------------------------------------------------------------------
 # the runner: paragraphs of run.sh, and run.sh without its summary table
 # ---------------------------------------------------------------------------------------------
-def runner_paragraphs() -> list[tuple[str, str]]:
-    """run.sh split at its blank lines: (label, text)."""
-    text = shipped.on_instance_text("run.sh")
+def runner_blocks_left_out(files: Files) -> tuple[str, ...]:
+    """The optional blocks of run.sh (``#{bg``, ``#{wide``) that the library leaves out for these files' plan."""
+    runner = bundle_mod._runner(startup_scripts(files).steps)
+    for without in ((), ("bg",), ("wide",), ("bg", "wide")):
+        if shipped.shipped_file("run.sh", without) == runner:
+            return without
+    raise ShapeChanged("the library's runner is none of run.sh's block variants")
+
+
+def runner_paragraphs(without: Sequence[str]) -> list[tuple[str, str]]:
+    """run.sh (without the blocks the library leaves out here) split at its blank lines: (label, text)."""
+    text = shipped.shell_blocks(shipped.on_instance_text("run.sh"), without)
     paras, cur, start = [], [], 1
     for i, line in enumerate(text.splitlines(keepends=True), 1):
         if not line.strip():
@@ -495,90 +509,13 @@ def runner_paragraphs() -> list[tuple[str, str]]:
         label = code[0] if code else "(comments only)"
         if len(label) > 48:
             label = label[:45] + "..."
-        out.append((f"run.sh:{a}-{b} `{label}`", body))
+        out.append((f"`{label}`", body))
     return out
 
 
 def runner_without(index: int, paras: Sequence[tuple[str, str]]) -> bytes:
     text = "".join(body + "\n" for i, (_, body) in enumerate(paras) if i != index)
     return shipped.minify_shell(text).encode()
-
-
-_TOTAL_LINE = 'echo "total $(sec $(($(ms) - t0)))s (deadline ${budget}s, platform limit 300s)"'
-
-
-def run_sh_without_summary() -> str:
-    """run.sh without its closing summary table: no `sum` accumulation, and the closing printf
-    becomes the `total` line alone. The per-step `==>` / `<==` lines stay."""
-    text, n = re.subn(r"^[ \t]*sum\+?=.*\n", "", shipped.on_instance_text("run.sh"), flags=re.M)
-    text, m = re.subn(r"^printf '\\nnotebook-lifecycle summary .*$", lambda _: _TOTAL_LINE, text, flags=re.M)
-    if (n, m) != (2, 1):
-        raise ShapeChanged("run.sh's summary (`sum=`, `sum+=`, the closing printf) changed")
-    return text
-
-
-# The check that a runner variant still runs the plan as run.sh does.
-_CMP_STEPS = {
-    "a.sh": "#!/bin/bash\necho one; echo err >&2\n",
-    "b.sh": "echo two; exit 3\n",
-    "e.sh": "#!/bin/bash\nsleep 1; echo bg\n",
-    "c.sh": "#!/bin/bash\nsleep 2; echo slow-done\n",
-    "d.sh": "#!/bin/bash\necho after\n",
-}
-_CMP_PLAN = (
-    "a|b&c.sh\troot\tfg\texec\ta.sh\nb.sh\troot\tfg\tbash\tb.sh\ne.sh\troot\tbg\texec\te.sh\n"
-    "c.sh\troot\tfg\texec\tc.sh\nd.sh\troot\tfg\texec\td.sh\n"
-)
-# lines of run.sh's summary table, after the masking in _run_runner
-_SUMMARY_LINE = re.compile(r"|notebook-lifecycle summary \(.*\)|STEP +USER +STATUS +SECONDS|.{40} .{9} .{11} +T")
-
-
-def _run_runner(tmp: Path, name: str, text: str) -> tuple[list[str], list[str]]:
-    root = tmp / name
-    (root / RESERVED_DIR).mkdir(parents=True)
-    (root / bundle_mod.RUNNER_PATH).write_text(shipped.minify_shell(text))
-    (root / bundle_mod.PLAN_PATH).write_text(_CMP_PLAN)
-    for step, body in _CMP_STEPS.items():
-        (root / step).write_text(body)
-        os.chmod(root / step, 0o755)
-    log = tmp / f"{name}.log"
-    log.touch()
-    proc = subprocess.run(["bash", str(root / bundle_mod.RUNNER_PATH), "on-start", "1", "0", str(log)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-    deadline = time.time() + 15  # the background continuation and the detached steps finish later
-    while time.time() < deadline:
-        out = log.read_text()
-        if out.count("platform limit 300s") >= 2 and "slow-done" in out and "] bg" in out:
-            break
-        time.sleep(0.1)
-
-    def norm(s: str) -> list[str]:
-        s = s.replace(str(root), "DIR").replace(str(log), "LOG")
-        s = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "DATE", s)
-        s = re.sub(r"\d+\.\d{3}", "T", s)
-        return sorted(line for line in s.splitlines() if not _SUMMARY_LINE.fullmatch(line))
-
-    return norm(proc.stdout.decode()), norm(log.read_text())
-
-
-def compare_runner(text: str, attempts: int = 3) -> str:
-    """Run the shipped run.sh and ``text`` on the same plan (exec and bash steps, a failing step, a
-    background step, a name with | and &, a step overrunning a 1 s deadline, the background
-    continuation) with the log file given; compare stdout and the log line by line with times,
-    dates and paths masked and the summary table's lines left out. Steps run as root only; the
-    log-dir set-up is not exercised. A slow machine can reorder lines: they are compared
-    sorted, and a mismatch is retried."""
-    result = ""
-    for attempt in range(1, attempts + 1):
-        with tempfile.TemporaryDirectory(prefix="nlbench-runner-") as tmp:
-            ours = _run_runner(Path(tmp), "shipped", shipped.on_instance_text("run.sh"))
-            cand = _run_runner(Path(tmp), "candidate", text)
-        if ours == cand:
-            return "same stdout and log as run.sh apart from the summary table" + (
-                f" (attempt {attempt})" if attempt > 1 else "")
-        only = sorted(set(ours[0] + ours[1]) ^ set(cand[0] + cand[1]))
-        result = f"DIFFERENT after {attempts} attempts; lines in only one: {only[:4]}"
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -650,41 +587,30 @@ class Experiment:
     check: str = ""
 
 
-BASE = Variant("library as is (xz: base85 text in a heredoc, python3 decodes, tar unpacks)")
+BASE = Variant("library as is (xz: LZMA of `records`, base95 text in a heredoc, python3 decodes and writes the files)")
 Builders = list[tuple[str, Callable[[], Variant]]]
 
 
-def experiment_variants(best_lzma: dict, no_summary: Optional[bytes], why: str) -> Builders:
-    """The experiments as (key, builder); a builder raises ShapeChanged when the variant cannot be built.
-    ``no_summary`` is run.sh without its summary table, minified (None: see ``why``)."""
-
-    def runner_no_summary() -> bytes:
-        if no_summary is None:
-            raise ShapeChanged(why)
-        return no_summary
-
+def experiment_variants(best_lzma: dict) -> Builders:
+    """The experiments as (key, builder); a builder raises ShapeChanged when the variant cannot be built."""
     return [
         ("base", lambda: BASE),
-        ("base64", lambda: Variant("reference: base64, the previous encoding (same python3 decoder, b64decode)",
-                                   encoding="base64")),
+        ("base85", lambda: Variant("reference: base85, the previous encoding (`records` kept)", encoding="base85")),
+        ("base64", lambda: Variant("reference: base64, the encoding before it (`records` kept)", encoding="base64")),
+        ("tar", lambda: Variant("reference: tar instead of `records` (base95 kept; python3 decodes, tar unpacks)",
+                                framing="tar")),
+        ("before", lambda: Variant("reference: tar + base85, the format before this one (same decoder shape)",
+                                   encoding="base85", framing="tar")),
         ("lzma", lambda: Variant(f"LZMA: best single setting of a {len(LZMA_GRID)}-setting grid "
                                  f"({lzma_label(best_lzma)})", compress=lambda d: lzma_alone(d, **best_lzma))),
-        ("order", lambda: Variant("tar: runner and plan last (user files first)", reserved_last=True)),
+        ("order", lambda: Variant("runner and plan last (user files first)", reserved_last=True)),
+        ("whole-runner", lambda: Variant("runner: all of run.sh (its `bg` and `wide` blocks kept)",
+                                         runner=shipped.shipped_file("run.sh"))),
         ("no-runner", lambda: Variant("runner: none at all (lower bound, not a proposal)", runner=b"")),
-        ("no-summary", lambda: Variant("runner: run.sh without its closing summary table (the per-step `<==` lines "
-                                       "and the total stay)", runner=runner_no_summary())),
-        ("records", lambda: Variant("framing: `records` instead of tar, base85 kept (python3 writes the files)",
-                                    encoding="base85", framing="records")),
-        ("P2", lambda: Variant("**P2** = base95 + `records` (printable ASCII, python3 big-int decode, no tar)",
-                               encoding="base95", framing="records")),
-        ("P2+", lambda: Variant("**P2** + run.sh without its summary table", runner=runner_no_summary(),
-                                encoding="base95", framing="records")),
-        ("P2-bound", lambda: Variant("**P2** + no runner at all (the most a printable encoding gets; not a proposal)",
-                                     runner=b"", encoding="base95", framing="records")),
         ("base125", lambda: Variant("base125 + `records` (7-bit ASCII without NUL, LF, CR; UNVERIFIED on SageMaker)",
-                                    encoding="base125", framing="records", safe=False)),
+                                    encoding="base125", safe=False)),
         ("P3", lambda: Variant("**P3** = raw bytes after the script, `tail -c N \"$0\"`, + `records` "
-                               "(UNVERIFIED on SageMaker)", encoding="binary", framing="records", safe=False)),
+                               "(UNVERIFIED on SageMaker)", encoding="binary", safe=False)),
     ]
 
 
@@ -775,7 +701,7 @@ def run() -> str:
                 ["article", t_art, "0"]]),
         "",
         f"Library's own size report for it (xz): decoder {rep.decoder_chars} chars (plain text, base64 once), "
-        f"runner ~{rep.runner_chars} chars (compressed alone, base85 then base64).",
+        f"runner ~{rep.runner_chars} chars (compressed alone, base95 then base64).",
         "",
     ]
     print(f"\nfixed overhead (one {len(TINY['10-hello.sh'])}-byte script): ours xz {t_xz}, ours gzip {t_gz}, "
@@ -802,9 +728,10 @@ def run() -> str:
     no_plan = variant_chars(base_files, Variant("no plan", plan=b""))
     # characters of Content per compressed payload byte: the text encoding, then base64
     per_byte = payload_chars / len(_compress(archive_bytes(payload_files(base_files, base), base), base)) * 4 / 3
-    user_only = len(archive.compress(archive.tar_bytes(startup_scripts(base_files).files), "xz"))
+    user_only = len(archive.compress(archive.records(startup_scripts(base_files).files), "xz"))
     concat_only = len(archive.compress(b"".join(base_files[k] for k in sorted(base_files)), "xz"))
-    runner = bundle_mod._runner()
+    left_out = runner_blocks_left_out(base_files)
+    runner = bundle_mod._runner(startup_scripts(base_files).steps)
     runner_alone = len(archive.compress(runner, "xz"))
     headers_chars = (user_only - concat_only) * per_byte
     breakdown = [
@@ -812,7 +739,7 @@ def run() -> str:
         ["decoder (plain text, base64 once: 4/3 per byte)", f"~{decoder_chars}", f"{decoder_chars / c0:.1%}"],
         ["runner, marginal (Content with it - without it)", c0 - no_runner, f"{(c0 - no_runner) / c0:.1%}"],
         ["plan, marginal", c0 - no_plan, f"{(c0 - no_plan) / c0:.1%}"],
-        [f"user files' tar headers (xz of their tar - xz of the bare concatenation, x{per_byte:.3f})",
+        [f"user files' records headers (xz of their records - xz of the bare concatenation, x{per_byte:.3f})",
          f"~{round(headers_chars)}", f"{headers_chars / c0:.1%}"],
         [f"user file contents (xz of the bare concatenation, x{per_byte:.3f})", f"~{round(concat_only * per_byte)}",
          f"{concat_only * per_byte / c0:.1%}"],
@@ -820,39 +747,35 @@ def run() -> str:
     md += [
         _table(["part", "chars", "share"], breakdown),
         "",
-        f"Each compressed payload byte costs {per_byte:.3f} characters of `Content` (base85 inside the script, "
-        "then base64 of the script: 5/4 x 4/3 = 5/3; the article pays 4/3 x 4/3 = 16/9). The runner ships "
-        f"minified: {len(runner):,} bytes, {runner_alone:,} bytes xz alone (~{round(runner_alone * per_byte)} chars); "
-        f"in the shared dictionary it costs {c0 - no_runner} chars.",
+        f"Each compressed payload byte costs {per_byte:.3f} characters of `Content` (base95 inside the script, "
+        "then base64 of the script: 8/log2(95) x 4/3 = 1.624; base85 was 5/3, the article pays 4/3 x 4/3 = 16/9). "
+        f"The runner ships minified and without its blocks this plan does not need "
+        f"({', '.join(f'`{b}`' for b in left_out) or 'none'}): {len(runner):,} bytes, {runner_alone:,} bytes xz alone "
+        f"(~{round(runner_alone * per_byte)} chars); in the shared dictionary it costs {c0 - no_runner} chars.",
         "",
     ]
     print(f"\nat the sorted-order fit ({c0} chars): runner {c0 - no_runner} chars marginal, decoder ~{decoder_chars}")
 
-    paras = runner_paragraphs()
+    paras = runner_paragraphs(left_out)
     prow = []
     for i, (label, body) in enumerate(paras):
         saved = c0 - variant_chars(base_files, Variant("x", runner=runner_without(i, paras)))
         prow.append((saved, label, len(shipped.minify_shell(body).encode())))
     prow.sort(key=lambda r: (-r[0], r[1]))
     md += [
-        "Runner cost by paragraph of run.sh (chars saved if that paragraph alone were removed, in context):",
+        "Runner cost by paragraph of run.sh as shipped here (chars saved if that paragraph alone were removed, "
+        "in context):",
         "",
         _table(["paragraph", "minified bytes", "chars"], [[lab, b, s] for s, lab, b in prow]),
         "",
     ]
 
     # -- 4. experiments ---------------------------------------------------------------------------
-    tar0 = archive_bytes(payload_files(base_files, base), base)
+    tar0 = archive_bytes(payload_files(base_files, base), base)  # the records, as compressed
     grid = sorted((len(lzma_alone(tar0, **s)), i) for i, s in enumerate(LZMA_GRID))
     best_single = LZMA_GRID[grid[0][1]]
-    try:
-        no_summary = shipped.minify_shell(run_sh_without_summary()).encode()
-        no_summary_check = compare_runner(run_sh_without_summary())
-    except ShapeChanged as exc:
-        no_summary, no_summary_check = None, f"n/a: {exc}"
-    print(f"\nrun.sh without its summary table vs run.sh: {no_summary_check}")
 
-    exps = run_experiments(corpus, base_files, experiment_variants(best_single, no_summary, no_summary_check))
+    exps = run_experiments(corpus, base_files, experiment_variants(best_single))
     by_key = {e.key: e for e in exps}
 
     def ratio(key: str) -> Optional[float]:
@@ -880,17 +803,14 @@ def run() -> str:
         "",
         _table(["variant", "chars", "saved", "fits (bytes)", "vs article", "check"], erows),
         "",
-        f"LZMA grid at this fit (tar of {len(tar0):,} bytes; lp=0 throughout): best {grid[0][0]:,} bytes "
+        f"LZMA grid at this fit (records of {len(tar0):,} bytes; lp=0 throughout): best {grid[0][0]:,} bytes "
         f"({lzma_label(best_single)}), worst {grid[-1][0]:,}; the library's pick is "
         f"{len(archive.compress(tar0, 'xz')):,} bytes.",
         "",
-        f"run.sh without its summary table, run against run.sh on the same plan: {no_summary_check}. "
-        "(bench_overhead.py reads the per-step times from that table.)",
-        "",
-        "Dropped since the previous results: the decoder trims (header comment, `export PATH`, xz-only and "
-        "python3-only helpers) and base85 (P1) are now the library's decoder; "
-        "`bench/experiments/run.compact.sh` (a golfed copy of the previous run.sh) is deleted with its row: "
-        "run.sh was rewritten smaller, and the copy is now larger than it and no longer prints the same lines.",
+        "Dropped since the previous results: `records` and base95 (P2) are now the library's format, so the "
+        "former baseline (tar + base85) is a reference row; the rows on run.sh without its summary table are "
+        "gone (run.sh has had no separate summary accumulation since the hardening, so that variant could "
+        "not be built).",
         "",
     ]
     print()
@@ -916,11 +836,13 @@ def run() -> str:
         except (OSError, subprocess.CalledProcessError):
             continue
         codec_bytes[key] = n
-        crow.append([label, f"{n:,}", f"~{round(n * 5 / 3):,}", f"~{_b64len(_b64len(n)):,}"])
+        crow.append([label, f"{n:,}", f"~{round(n * per_byte):,}", f"~{_b64len(_b64len(n)):,}"])
     md += [
-        f"### Codecs on the same tar ({len(tar0):,} bytes: the sorted-order fit's files + plan + runner)",
+        f"### Codecs on the same payload ({len(tar0):,} bytes of `records`: the sorted-order fit's files + plan + "
+        "runner)",
         "",
-        _table(["codec", "compressed bytes", "chars, base85 inside (x5/3)", "chars, base64 inside (x16/9)"], crow),
+        _table(["codec", "compressed bytes", f"chars, base95 inside (x{per_byte:.3f})", "chars, base64 inside (x16/9)"],
+               crow),
         "",
     ]
 
@@ -970,31 +892,31 @@ def run() -> str:
         return "n/a" if n is None else f"{sign * n:,}"
 
     gz6, xz = codec_bytes.get("gzip -6"), codec_bytes.get("xz")
-    short = {"records": "`records`", "P2": "P2", "P2+": "P2 without the summary table", "base125": "base125",
-             "P3": "P3"}
+    short = {"base125": "base125", "P3": "P3"}
     floor_ok = [v for k, v in short.items() if (ratio(k) or 0) >= FLOOR]
     target_ok = [v for k, v in short.items() if (ratio(k) or 0) >= TARGET]
     interp = [
         "**Interpretation.**",
         "",
         f"* The article's method fits a median {med(art_fits):,.0f} raw bytes; ours (xz) fits {med(xz_fits):,.0f}: "
-        f"{ratio_xz:.3f}x. gzip mode (still base64): {ratio_gz:.3f}x.",
-        f"* base85 (the library's encoding now) against base64 (the previous one): base64 would cost "
-        f"{s('base64', -1)} more characters at the fit; {x('base64')} -> {x('base')}.",
+        f"{ratio_xz:.3f}x. gzip mode (tar, base64): {ratio_gz:.3f}x.",
+        f"* The format: `records` instead of tar saves {s('tar', -1)} characters at the fit ({x('tar')} with tar), "
+        f"base95 instead of base85 {s('base85', -1)} ({x('base85')} with base85; base64 {x('base64')}); "
+        f"the format before this one (tar + base85) gives {x('before')}.",
         f"* Our fixed cost is {t_xz:,} characters for a one-script bundle against the article's {t_art}: "
         f"{t_xz - t_art:,} more, {100 * (t_xz - t_art) / LIMIT:.0f}% of the budget. In a full bundle the runner "
-        f"costs {c0 - no_runner:,} characters and the decoder ~{decoder_chars}.",
-        (f"* Per payload byte we now pay 5/3 characters against the article's 16/9, and on this tar xz is "
-         f"{100 * (1 - xz / gz6):.1f}% smaller than GNU gzip -6: together {100 * (1 - xz * 15 / (gz6 * 16)):.1f}% "
-         f"fewer characters for the same files, against runner + decoder taking "
-         f"{100 * (c0 - no_runner + decoder_chars) / c0:.0f}% of a full bundle. Without any runner we would reach "
-         f"{x('no-runner')}; without its summary table, {x('no-summary')} ({s('no-summary')} characters)."
+        f"costs {c0 - no_runner:,} characters and the decoder ~{decoder_chars}; all of run.sh (its `bg` and `wide` "
+        f"blocks kept) would cost {s('whole-runner', -1)} more ({x('whole-runner')}).",
+        (f"* Per payload byte we now pay {per_byte:.3f} characters against the article's 16/9, and on this "
+         f"payload xz is {100 * (1 - xz / gz6):.1f}% smaller than GNU gzip -6: together "
+         f"{100 * (1 - xz * per_byte / (gz6 * 16 / 9)):.1f}% fewer characters for the same files, against runner + "
+         f"decoder taking {100 * (c0 - no_runner + decoder_chars) / c0:.0f}% of a full bundle. Without any runner "
+         f"we would reach {x('no-runner')}."
          if xz and gz6 else "* (codec figures missing)"),
         f"* Nothing left in the compressor: the best LZMA setting of the grid saves {s('lzma')} characters, and "
-        f"moving the runner and plan after the user files costs {s('order', -1)}.",
-        f"* What is left is the payload's framing and encoding: `records` instead of tar {x('records')} "
-        f"({s('records')} characters), base95 + `records` (P2) {x('P2')}, P2 without the summary table "
-        f"{x('P2+')} (and at most {x('P2-bound')} with no runner at all), base125 + `records` {x('base125')}, "
+        f"moving the runner and plan after the user files {s('order')}.",
+        f"* With printable ASCII the encoding is at its limit (base95). What is left: the runner "
+        f"({c0 - no_runner:,} characters), or the unverified encodings: base125 + `records` {x('base125')}, "
         f"raw bytes after the script (P3) {x('P3')}.",
         "* " + (f"Reaching the {FLOOR:.2f}x floor: {', '.join(floor_ok)}. " if floor_ok else
                 f"No experiment reaches the {FLOOR:.2f}x floor. ")

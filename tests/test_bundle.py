@@ -15,7 +15,7 @@ import pytest
 
 from notebook_lifecycle import CONTENT_LIMIT, Autostop, Bundle, BundleError, Features, StartupScripts
 from notebook_lifecycle import archive
-from notebook_lifecycle.shipped import minify_shell, on_instance_text
+from notebook_lifecycle.shipped import minify_shell, on_instance_text, shell_blocks
 
 PAYLOAD_RE = re.compile(r"<<'P'.*?\n(?P<text>[^\n]+)\nP\n", re.S)
 
@@ -23,12 +23,15 @@ PAYLOAD_RE = re.compile(r"<<'P'.*?\n(?P<text>[^\n]+)\nP\n", re.S)
 def payload_of(script: str) -> bytes:
     match = PAYLOAD_RE.search(script)
     assert match, "no payload heredoc in the script"
-    codec = "xz" if "b85decode" in script else "gzip"
-    return archive.text_decode(match.group("text"), codec)
+    if "|tar " not in script:  # xz: base95 of LZMA'd records
+        return archive.base95_decode(match.group("text"))
+    return archive.text_decode(match.group("text"), "gzip")
 
 
 def files_of(script: str) -> dict[str, tuple[bytes, int]]:
     raw = archive.decompress(payload_of(script))
+    if "|tar " not in script:
+        return {f.path: (f.data, f.mode) for f in archive.read_records(raw)}
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         return {m.name: (tar.extractfile(m).read(), m.mode) for m in tar.getmembers()}
 
@@ -67,12 +70,38 @@ def test_payload_holds_files_plan_and_runner(scripts):
         "20-user.sh\tec2-user\tfg\tbash\t20-user.sh",
     ]
     runner = files[".notebook-lifecycle/run.sh"][0].decode()
-    assert runner == minify_shell(on_instance_text("run.sh"))
+    # no background step, ASCII names: the runner without its "bg" and "wide" blocks
+    assert runner == minify_shell(shell_blocks(on_instance_text("run.sh"), ("bg", "wide")))
     subprocess.run(["bash", "-n"], input=runner, text=True, check=True)
 
 
-def test_tar_is_deterministic_and_clean(scripts):
+def test_records_are_sorted_and_exact(scripts):
     raw = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    files = archive.read_records(raw)
+    assert archive.records(files) == raw  # nothing but the separator, "MODE PATH" lines and the data
+    sep = raw[:3]
+    assert len(set(sep)) == 3 and all(b < 32 and b != 10 for b in sep)
+    heads = [rec.split(b"\n", 1)[0].split(b" ", 1) for rec in raw.split(sep)[1:]]
+    paths = [p.decode() for _, p in heads]
+    assert paths == sorted(paths) == sorted(f.path for f in files)
+    assert {m for m, _ in heads} <= {b"644", b"755"}
+
+
+def test_records_separator_never_occurs_in_a_file():
+    from notebook_lifecycle.scripts import PackedFile
+
+    first = bytes([1, 2, 3])
+    files = [PackedFile("a.bin", first + b"x" + bytes([1, 2, 4]), False), PackedFile("b.sh", b"echo\n", True)]
+    raw = archive.records(files)
+    assert raw[:3] not in (first, bytes([1, 2, 4])) and raw.count(raw[:3]) == 2
+    assert archive.read_records(raw) == sorted(files, key=lambda f: f.path)
+    assert archive.read_records(archive.records([PackedFile("e", b"", False)])) == [PackedFile("e", b"", False)]
+    with pytest.raises(BundleError, match="not a valid records archive"):
+        archive.read_records(b"hello")
+
+
+def test_tar_is_deterministic_and_clean(scripts):
+    raw = archive.decompress(payload_of(Bundle(scripts, compression="gzip").on_start_script))
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = tar.getmembers()
     assert [m.name for m in members] == sorted(m.name for m in members)
@@ -110,7 +139,7 @@ def test_identical_bytes_across_processes(tmp_path, scripts):
 def test_codecs_decode_to_the_same_files(scripts, codec):
     bundle = Bundle(scripts, compression=codec)
     assert files_of(bundle.on_start_script) == files_of(Bundle(scripts).on_start_script)
-    expected = "b85decode" if codec == "xz" else "base64 -d<<'P'|tar -xzmf-"
+    expected = "n=n*95+ord(c)-32" if codec == "xz" else "base64 -d<<'P'|tar -xzmf-"
     assert expected in bundle.on_start_script
 
 
@@ -218,7 +247,20 @@ def test_decoder_needs_only_basic_tools(scripts):
     decoder = re.sub(r"python3 -c '[^']*'", "python3", decoder)
     decoder = re.sub(r"^#.*$", "", decoder, flags=re.M)
     commands = set(re.findall(r"(?:^|[;|&{]|then|else)\s*([a-z][a-z0-9]*)\b", decoder, re.M))
-    assert commands <= {"umask", "set", "python3", "rm", "mkdir", "base64", "tar", "echo", "exit", "exec"}
+    assert commands <= {"umask", "set", "python3", "rm", "mkdir", "cd", "base64", "tar", "echo", "exit", "exec"}
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     gzip_script = Bundle(scripts, compression="gzip").on_start_script
     assert "python3" not in gzip_script.split("\n", 2)[2]  # gzip mode needs only coreutils, tar and gzip
+
+
+def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
+    from notebook_lifecycle.shipped import shipped_file
+
+    def runner(**options) -> bytes:
+        scripts = StartupScripts.from_files({"a.sh": "echo a\n", "b.sh": "echo b\n"}, **options)
+        return files_of(Bundle(scripts).on_start_script)[".notebook-lifecycle/run.sh"][0]
+
+    assert runner() == shipped_file("run.sh", ("bg", "wide"))
+    assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide",))
+    wide = StartupScripts.from_files({"ünï.sh": "echo u\n"})
+    assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg",))

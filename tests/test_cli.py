@@ -443,7 +443,7 @@ def test_unpack_never_writes_outside_the_folder(tmp_path, startup, capsys):
     evil = list(found.files) + [PackedFile("../escaped.txt", b"gotcha\n", False)]
     head, rest = script.split("<<'P'", 1)
     first, _payload, tail = rest.split("\n", 2)
-    (tmp_path / "evil.sh").write_text(f"{head}<<'P'{first}\n{archive.text_encode(archive.pack(evil, 'xz'), 'xz')}\n{tail}")
+    (tmp_path / "evil.sh").write_text(f"{head}<<'P'{first}\n{archive.inline_text(evil, 'xz')}\n{tail}")
     review = tmp_path / "review"
     status, _, err = run(capsys, "unpack", str(tmp_path / "evil.sh"), "-o", str(review))
     assert status == 2 and "'../escaped.txt', a path outside the install dir" in one_error_line(err)

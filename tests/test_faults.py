@@ -154,7 +154,7 @@ def test_decoder_names_what_it_needs(make_emulator, make_bundle):
     result = make_emulator(hide=("python3",)).run(bundle.on_start_script)
     assert result.exit_code == 0
     assert "python3: command not found" in result.output
-    assert "notebook-lifecycle: cannot unpack, needs python3 lzma tar" in result.output
+    assert "notebook-lifecycle: cannot unpack, needs python3 lzma" in result.output
 
 
 @pytest.mark.parametrize("command", ["reboot", "shutdown -r now", "init 6", "systemctl reboot", "telinit 0",

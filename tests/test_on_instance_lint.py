@@ -165,3 +165,32 @@ def test_shipped_autostop_is_the_minified_source():
     # without renaming, the very same names
     assert strip(ast.parse(minify_python(source, rename=False)), False) == strip(ast.parse(source), False)
     assert strip(ast.parse(shipped), False) != strip(ast.parse(source), False)  # renamed, really
+
+
+@pytest.mark.parametrize("without", [(), ("bg",), ("wide",), ("bg", "wide")], ids=lambda w: "-".join(w) or "whole")
+def test_every_runner_variant_passes_shellcheck_and_parses(without, tmp_path):
+    # bundle.py leaves run.sh's "bg" and "wide" blocks out of plans that do not need them
+    text = (ON_INSTANCE / "run.sh").read_text()
+    small = tmp_path / "run.sh"
+    small.write_bytes(shipped_file("run.sh", without))
+    codes = {c for found in re.findall(r"#\s*shellcheck\s+disable=([\w,]+)", text) for c in found.split(",")}
+    proc = subprocess.run([shellcheck(), "-s", "bash", "-e", ",".join(sorted(codes | {"SC1091"})), str(small)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert subprocess.run(["bash", "-n", str(small)], capture_output=True, text=True, timeout=60).returncode == 0
+    whole = shipped_file("run.sh")
+    assert len(small.read_bytes()) < len(whole) or not without
+    assert ("sed -u -n" in small.read_text()) == ("bg" not in without)
+    assert ("$'\\200'" in small.read_text()) == ("wide" not in without)
+
+
+def test_shell_blocks_are_checked():
+    from notebook_lifecycle.shipped import shell_blocks
+
+    text = "a\n#{x: why\nb\n  #}x\nc\n"
+    assert shell_blocks(text, ()) == "a\nb\nc\n"
+    assert shell_blocks(text, ("x",)) == "a\nc\n"
+    for bad, without, message in [("#{x\nb\n", (), "left open"), ("b\n#}x\n", (), "closed but not open"),
+                                  ("#{x\n#{x\n#}x\n", (), "opened twice"), (text, ("y",), "no such block")]:
+        with pytest.raises(ValueError, match=message):
+            shell_blocks(bad, without)

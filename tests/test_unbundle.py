@@ -184,10 +184,10 @@ def test_sagemaker_api_answer(bundle):
 
 
 def swap_payload(script: str, files: list[PackedFile]) -> str:
-    """The script with its payload replaced by a tarball of ``files``."""
+    """The script with its payload replaced by one holding ``files`` (as the bundler writes it)."""
     head, rest = script.split("<<'P'", 1)
     first, _payload, tail = rest.split("\n", 2)
-    return f"{head}<<'P'{first}\n{archive.text_encode(archive.pack(files, 'xz'), 'xz')}\n{tail}"
+    return f"{head}<<'P'{first}\n{archive.inline_text(files, 'xz')}\n{tail}"
 
 
 def other_files(bundle: Bundle, *, plan: bytes | None) -> list[PackedFile]:
@@ -226,7 +226,7 @@ def test_damaged_scripts(bundle):
     cases = {
         "truncated": (script[: len(script) // 2], "does not exec the runner"),
         "no closing P": (script.replace("\nP\n", "\n"), "no closing 'P' line"),
-        "bad text encoding": (script.replace(lines[payload_line], lines[payload_line][:-3] + "..."), "the payload is not valid base85"),
+        "bad text encoding": (script.replace(lines[payload_line], lines[payload_line][:-3] + "\t.."), "the payload is not valid base95"),
         "bad stream": (
             script.replace(lines[payload_line], archive.text_encode(b"\x5d" + b"\x00" * 40, "xz")),
             "the script is damaged",
@@ -322,3 +322,21 @@ def test_found_bundle_is_frozen(bundle):
     assert isinstance(found, FoundBundle)
     with pytest.raises(AttributeError):
         found.label = "x"  # type: ignore[misc]
+
+
+def test_reads_bundles_in_the_earlier_tar_and_base85_format(bundle):
+    # what the library wrote before the records + base95 payload: a tar, LZMA, base85, unpacked by tar
+    [found] = read_bundles(bundle.on_start_script)
+    d = found.install_dir
+    old = (
+        "#!/bin/bash\n"
+        "# notebook-lifecycle 0.1.0 on-start\n"
+        f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&python3 -c 'import lzma,base64;open(1,\"wb\")"
+        f".write(lzma.decompress(base64.b85decode(input())))'<<'P'|tar -xmf- -C {d}||"
+        "{ echo notebook-lifecycle: cannot unpack, needs python3 lzma tar;exit 0;}\n"
+        f"{archive.text_encode(archive.pack(found.files, 'xz'), 'xz')}\n"
+        "P\n"
+        f"exec /bin/bash {d}/.notebook-lifecycle/run.sh on-start {found.deadline_seconds}\n"
+    )
+    [again] = read_bundles(old)
+    assert again.files == found.files and again.plan == found.plan and again.compression == "xz"

@@ -9,12 +9,14 @@ compare unpacked files, not compressed bytes.
 Codecs:
 
 ``xz`` (the default)
-    Raw LZMA in the ``.lzma`` ("alone") container (13 bytes of header), carried
-    in the script as base85 text (5 characters per 4 bytes instead of base64's
-    4 per 3). The system ``python3``, present on every notebook platform,
-    decodes both with its standard library; ``tar`` unpacks.
+    Raw LZMA in the ``.lzma`` ("alone") container (13 bytes of header). The
+    inline bundle compresses :func:`records` (not a tar) and carries them as
+    :func:`base95_encode` text; the system ``python3``, present on every notebook
+    platform, decodes, decompresses and writes the files with its standard
+    library. (:func:`pack` still makes a tar: S3 delivery unpacks it with ``tar``,
+    and :func:`text_encode` still gives base85 for the S3 fetcher's line.)
 ``gzip``
-    gzip, carried as base64: needs only coreutils ``base64``, ``tar`` and
+    gzip of a tar, carried as base64: needs only coreutils ``base64``, ``tar`` and
     ``gzip`` on the instance. Header without name or time.
 
 Every payload byte is paid twice: once by the text encoding inside the script,
@@ -27,9 +29,11 @@ import base64
 import binascii
 import gzip
 import io
+import itertools
 import lzma
+import re
 import tarfile
-from typing import Iterable
+from typing import Iterable, Optional, Sequence
 
 from .errors import BundleError
 from .scripts import PackedFile
@@ -44,6 +48,14 @@ __all__ = [
     "unpack",
     "text_encode",
     "text_decode",
+    "records",
+    "is_records",
+    "read_records",
+    "base95_encode",
+    "base95_decode",
+    "inline_payload",
+    "inline_text",
+    "unpack_any",
 ]
 
 CODECS = ("xz", "gzip")
@@ -164,3 +176,112 @@ def unpack(data: bytes) -> list[PackedFile]:
     except tarfile.TarError as exc:
         raise BundleError(f"the payload is not a valid tar archive ({exc})") from None
     return sorted(out, key=lambda f: f.path)
+
+
+# -- the inline bundle's own framing and text (xz codec) ---------------------------------------
+#
+# ``records``: a separator SEP of three distinct control bytes (never \n) that occurs in no file,
+# then per file, sorted by path: a line ``MODE PATH`` (octal mode) and the file's bytes, each record
+# followed by the next SEP. So the payload is SEP + SEP.join(records), and SEP = its first three
+# bytes. Three distinct bytes cannot overlap themselves, names hold no control characters (scripts.py)
+# and a record starts with a digit: the only SEPs in the payload are the separators. Against tar it
+# saves each file's 512-byte header and padding, against "MODE SIZE PATH" lines the sizes' digits.
+# The decoder in bundle.py writes the files with python3; read_records here is its reference reader.
+
+_CONTROL = [b for b in range(1, 32) if b != 10]
+_RECORD_HEAD_RE = re.compile(rb"([0-7]{3,4}) ([^\n]+)\n")
+
+
+def _separator(files: Sequence[PackedFile]) -> bytes:
+    for sep in itertools.permutations(_CONTROL, 3):
+        s = bytes(sep)
+        if not any(s in f.data for f in files):
+            return s
+    for sep in itertools.permutations(range(256), 3):  # only a huge binary file holds all of the above
+        s = bytes(sep)
+        if 10 not in s and s[0] not in b"01234567" and not any(s in f.data for f in files):
+            return s
+    raise BundleError("no separator for the records: the files hold every 3-byte sequence")  # pragma: no cover
+
+
+def records(files: Iterable[PackedFile], *, keep_order: bool = False) -> bytes:
+    """The files as ``records`` (see above): deterministic, sorted by path (``keep_order``: as given)."""
+    files = list(files) if keep_order else sorted(files, key=lambda f: f.path)
+    sep = _separator(files)
+    return sep + b"".join(f"{f.mode:o} {f.path}\n".encode() + f.data + sep for f in files)[: -len(sep) or None]
+
+
+def is_records(raw: bytes) -> bool:
+    """Whether ``raw`` starts as :func:`records` do (a tar starts with a name; gzip and LZMA elsewhere)."""
+    return len(raw) >= 4 and len(set(raw[:3])) == 3 and 10 not in raw[:3] and raw[3:4].isdigit() \
+        and raw[257:262] != b"ustar"
+
+
+def read_records(raw: bytes) -> list[PackedFile]:
+    """Undo :func:`records`; raises :class:`BundleError` when ``raw`` is not records."""
+    if not is_records(raw):
+        raise BundleError("the payload is not a valid records archive (no separator at the start)")
+    out: list[PackedFile] = []
+    for n, rec in enumerate(raw.split(raw[:3])[1:], start=1):
+        m = _RECORD_HEAD_RE.match(rec)
+        if m is None:
+            raise BundleError(f"the payload is not a valid records archive (record {n} has no 'MODE PATH' line)")
+        path = m[2].decode("utf-8", "surrogateescape")
+        out.append(PackedFile(path, rec[m.end():], bool(int(m[1], 8) & 0o111)))
+    return sorted(out, key=lambda f: f.path)
+
+
+# base95: the data as one big-endian number written in the 95 printable ASCII characters
+# (space to '~', digit value = code - 32), most significant first, without leading zero
+# digits. 9 bytes take 11 characters (base85: 11.25; base64: 12). Every character is safe
+# in a quoted heredoc line, and a line of them is never the terminator (one character, 'P')
+# as long as it is longer than one character. The decoder restores leading zero bytes
+# from the length it carries; LZMA's first byte (its properties) is never zero here.
+_B95 = bytes(range(32, 127))
+
+
+def base95_encode(data: bytes) -> str:
+    n, out = int.from_bytes(data, "big"), bytearray()
+    step = 95**16
+    while n:
+        n, r = divmod(n, step)
+        for _ in range(16):
+            r, d = divmod(r, 95)
+            out.append(_B95[d])
+    text = bytes(reversed(out)).lstrip(b" ").decode("ascii")
+    return text or " "
+
+
+def base95_decode(text: str, length: Optional[int] = None) -> bytes:
+    """Undo :func:`base95_encode` (``length``: bytes to restore, default the fewest that hold it)."""
+    n = 0
+    for c in text:
+        v = ord(c) - 32
+        if not 0 <= v < 95:
+            raise BundleError(f"the payload is not valid base95 (character {c!r})")
+        n = n * 95 + v
+    if length is None:
+        length = (n.bit_length() + 7) // 8
+    try:
+        return n.to_bytes(length, "big")
+    except OverflowError:
+        raise BundleError(f"the payload is not valid base95 (it holds more than {length} bytes)") from None
+
+
+def inline_payload(files: Iterable[PackedFile], codec: str) -> bytes:
+    """The compressed payload of an inline bundle: LZMA of :func:`records` (xz), or :func:`pack` (gzip)."""
+    if codec == "xz":
+        return compress(records(files), "xz")
+    return pack(files, codec)
+
+
+def inline_text(files: Iterable[PackedFile], codec: str) -> str:
+    """The heredoc line of an inline bundle: base95 (xz) or base64 (gzip) of :func:`inline_payload`."""
+    payload = inline_payload(files, codec)
+    return base95_encode(payload) if codec == "xz" else text_encode(payload, codec)
+
+
+def unpack_any(data: bytes) -> list[PackedFile]:
+    """The files of a compressed tar (:func:`pack`) or of compressed :func:`records`."""
+    raw = decompress(data)
+    return read_records(raw) if is_records(raw) else unpack(raw)

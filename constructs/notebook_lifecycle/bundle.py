@@ -4,12 +4,15 @@ Shape of an emitted script (the *decoder*, a few hundred bytes)::
 
     #!/bin/bash
     # notebook-lifecycle 0.1.0 on-start: ...
-    ...unpack the base64 payload below into the install dir...
+    ...write the files of the payload text below into the install dir...
     exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
 
-The payload is a deterministic, compressed tarball holding the user's files,
-the feature files, the run plan and the runner itself (shipped minified), so
-the runner costs compressed bytes only.
+The payload holds the user's files, the feature files, the run plan and the
+runner itself (shipped minified), so the runner costs compressed bytes only. For
+the default ``xz`` codec it is LZMA of ``archive.records``, written as base95 and
+unpacked by the decoder's own python3; for ``gzip``, a deterministic gzipped tar as
+base64, unpacked by ``tar``. The S3 object (:meth:`Bundle.payload`) is always the
+tarball (``archive.pack``), which the S3 fetcher unpacks with ``tar``.
 
 Deploy-time values (:class:`~notebook_lifecycle.deploy_values.DeployValue` in
 ``Features(environment=...)``) cannot be in the payload: it is compressed at
@@ -82,11 +85,32 @@ _TOP_LEVEL_TAKEN = frozenset({
 })
 _HOOKS = ("on-start", "on-create")
 
-_PY_DECODE = "python3 -c 'import lzma,base64;open(1,\"wb\").write(lzma.decompress(base64.b85decode(input())))'"
+# The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
+# LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: split at the
+# separator, the payload's first 3 bytes; a line "MODE PATH", then the data) below the current
+# directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders. A
+# path that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
+# bash's single quotes: no ' here. unbundle.py reads this shape: keep them in step.
+_PY_DECODE = """python3 -c 'import lzma,os
+n=0
+for c in input():n=n*95+ord(c)-32
+d=lzma.decompress(n.to_bytes(@LEN@,"big"))
+for r in d.split(d[:3])[1:]:
+ h,r=r.split(b"\\n",1);m,p=h.split(b" ",1)
+ if{b"",b".."}&{*p.split(b"/")}:exit(p)
+ os.makedirs(p,exist_ok=1);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))'"""
 
 
-def _runner() -> bytes:
-    return shipped_file("run.sh")
+def _runner(steps: Sequence[Step] = ()) -> bytes:
+    """The runner (minified) for a plan of ``steps``: without the code that no step of it needs
+    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII).
+    No steps: the whole runner."""
+    without = []
+    if steps and not any(s.background for s in steps):
+        without.append("bg")
+    if steps and all(s.name.isascii() for s in steps):
+        without.append("wide")
+    return shipped_file("run.sh", tuple(without))
 
 
 _COMPRESSED: dict[tuple[str, str], bytes] = {}
@@ -240,6 +264,7 @@ class _Rendered:
 
     parts: tuple[Union[str, DeployValue], ...]  # str, then (value, str) pairs
     decoder_len: int
+    #: what the inline script carries (as text): xz, LZMA of archive.records; gzip, the gzipped tar
     payload: bytes = b""
 
     @property
@@ -447,9 +472,19 @@ class Bundle:
 
     # -- delivery ----------------------------------------------------------------------------
     def payload(self, hook: str = "on-start") -> Optional[bytes]:
-        """The compressed tarball of ``hook`` (what an inline script carries as text, and the S3 object)."""
-        r = self._render_hook(hook)
-        return r.payload if r else None
+        """The compressed tarball of ``hook`` (:func:`archive.pack` of its files): the S3 object.
+
+        An inline gzip script carries this very tarball; an inline xz script carries the same files
+        as LZMA of ``archive.records`` instead (denser; its decoder writes them without ``tar``).
+        """
+        h = self._hooks.get(hook)
+        if h is None:
+            return None
+        if self.compression != "xz":
+            r = self._render_hook(hook)
+            assert r is not None
+            return r.payload
+        return _compress_cached(archive.tar_bytes(h.files), self.compression)
 
     def payload_sha256(self, hook: str = "on-start") -> Optional[str]:
         """Hex sha256 of :meth:`payload`: the fetcher unpacks nothing else."""
@@ -474,7 +509,7 @@ class Bundle:
         if way == "inline":
             why = "delivery='inline'" if self.delivery == "inline" else "it fits"
             return f"{hook}: delivered inline ({why}): {size}"
-        payload = len(r.payload)
+        payload = len(self.payload(hook) or b"")
         if self.delivery == "s3":
             return f"{hook}: delivered through S3 (delivery='s3'): the payload ({payload} bytes) is an S3 object; {size}"
         return (
@@ -583,7 +618,7 @@ class Bundle:
         files = (
             tuple(user_files)
             + tuple(feature_files)
-            + (PackedFile(PLAN_PATH, plan.encode(), False), PackedFile(RUNNER_PATH, _runner(), True))
+            + (PackedFile(PLAN_PATH, plan.encode(), False), PackedFile(RUNNER_PATH, _runner(steps), True))
         )
         paths = [f.path for f in files]
         if len(set(paths)) != len(paths):
@@ -598,10 +633,14 @@ class Bundle:
         hook = self._hooks.get(name)
         if hook is None:
             return None
-        tar = archive.tar_bytes(hook.files)
-        payload = _compress_cached(tar, self.compression)
-        text = archive.text_encode(payload, self.compression)
-        script = self._decoder(hook.name, hook.install_dir).replace("@PAYLOAD@", text)
+        if self.compression == "xz":
+            payload = _compress_cached(archive.records(hook.files), "xz")
+            text = archive.base95_encode(payload)
+        else:
+            payload = _compress_cached(archive.tar_bytes(hook.files), self.compression)
+            text = archive.text_encode(payload, self.compression)
+        decoder = self._decoder(hook.name, hook.install_dir).replace("@LEN@", str(len(payload)))
+        script = decoder.replace("@PAYLOAD@", text)
         decoder_len = len(script) - len(text)
         parts: tuple[Union[str, DeployValue], ...] = (script,)
         if hook.values:
@@ -627,13 +666,15 @@ class Bundle:
         # shell's own error line names it (and python's names a missing lzma module).
         d = install_dir
         if self.compression == "xz":
-            unpack, tools = f"{_PY_DECODE}<<'P'|tar -xmf- -C {d}", "python3 lzma tar"
+            unpack, tools = f"cd {d}&&{_PY_DECODE}<<'P'", "python3 lzma"
+            pipefail = ""
         else:
             unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
+            pipefail = "set -o pipefail;"
         return (
             "#!/bin/bash\n"
             f"# notebook-lifecycle {__version__} {hook}\n"
-            f"umask 022;set -o pipefail;rm -rf {d};mkdir {d}&&{unpack}||"
+            f"umask 022;{pipefail}rm -rf {d};mkdir {d}&&{unpack}||"
             f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
@@ -643,7 +684,10 @@ class Bundle:
     def _hook_size(self, hook: _Hook) -> HookSize:
         def approx(data: bytes) -> int:
             # compressed alone (without the shared dictionary it would enjoy), text-encoded, then base64
-            return _b64len(len(archive.text_encode(archive.compress(data, self.compression), self.compression)))
+            packed = archive.compress(data, self.compression)
+            if self.compression == "xz":
+                return _b64len(len(archive.base95_encode(packed)))
+            return _b64len(len(archive.text_encode(packed, self.compression)))
 
         r = self._render_hook(hook.name)
         assert r is not None
@@ -664,11 +708,11 @@ class Bundle:
             total=fetcher if way == "s3" else r.content_length,
             limit=CONTENT_LIMIT,
             decoder_chars=_b64len(r.decoder_len),
-            runner_chars=approx(_runner()),
+            runner_chars=approx(_runner(hook.steps)),
             files=costs,
             values=values,
             delivery=way or "inline",
-            payload_bytes=len(r.payload),
+            payload_bytes=len(self.payload(hook.name) or b"") if way == "s3" else len(r.payload),
             fetcher_chars=fetcher,
             inline_total=r.content_length,
         )

@@ -12,12 +12,14 @@ import ast
 import builtins
 import io
 import keyword
+import re
 import string
 import tokenize
 from functools import lru_cache
 from importlib import resources
+from typing import Iterable
 
-__all__ = ["on_instance_text", "minify_shell", "minify_python", "shipped_file"]
+__all__ = ["on_instance_text", "minify_shell", "minify_python", "shipped_file", "shell_blocks"]
 
 
 def on_instance_text(name: str) -> str:
@@ -26,14 +28,49 @@ def on_instance_text(name: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def shipped_file(name: str) -> bytes:
-    """``name`` as it goes into a bundle: ``*.sh`` and ``*.py`` minified, anything else as is (cached)."""
+def shipped_file(name: str, without: tuple[str, ...] = ()) -> bytes:
+    """``name`` as it goes into a bundle: ``*.sh`` and ``*.py`` minified, anything else as is (cached).
+
+    ``without``: names of the optional blocks of a shell file to leave out (see :func:`shell_blocks`).
+    """
     text = on_instance_text(name)
     if name.endswith(".sh"):
-        text = minify_shell(text)
+        text = minify_shell(shell_blocks(text, without))
     elif name.endswith(".py"):
         text = minify_python(text)
     return text.encode()
+
+
+_BLOCK_RE = re.compile(r"^[ \t]*#([{}])([a-z]+)\b.*$")
+
+
+def shell_blocks(text: str, without: Iterable[str] = ()) -> str:
+    """``text`` without the lines of each block named in ``without``.
+
+    A block is the lines between a comment line ``#{NAME`` and the next ``#}NAME`` (the marker
+    lines are comments: the minifier drops them anyway). A block left open, a closing line
+    without its opening, or a name in ``without`` that the file does not have is an error.
+    """
+    drop, out, open_at, seen = set(without), [], {}, set()
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        m = _BLOCK_RE.match(line)
+        if m:
+            kind, name = m.groups()
+            if kind == "{":
+                if name in open_at:
+                    raise ValueError(f"line {number}: block {name!r} opened twice")
+                open_at[name] = number
+                seen.add(name)
+            elif open_at.pop(name, None) is None:
+                raise ValueError(f"line {number}: block {name!r} closed but not open")
+            continue
+        if not drop & set(open_at):
+            out.append(line)
+    if open_at:
+        raise ValueError(f"blocks left open: {sorted(open_at)}")
+    if drop - seen:
+        raise ValueError(f"no such block: {sorted(drop - seen)}")
+    return "".join(out)
 
 
 def minify_shell(text: str) -> str:

@@ -1,8 +1,10 @@
 """Read bundles back: what the bundler emitted, as files and a run plan again.
 
 A lifecycle script made by :class:`~notebook_lifecycle.bundle.Bundle` is a
-small decoder with a heredoc that holds one base64 line: a compressed tarball
-of the user's files, the feature files, the run plan and the runner. This
+small decoder with a heredoc that holds one line of text: the user's files, the
+feature files, the run plan and the runner, compressed (xz: LZMA of
+``records``, as base95; gzip: a gzipped tar, as base64; bundles made before
+``records`` hold a tar as base85, and are read as well). This
 module finds such scripts in
 
 * the script text itself (``on-start.sh``),
@@ -94,7 +96,7 @@ _S3_VAR_RE = re.compile(r"^(?P<var>[br])='(?P<value>[^'\n]*)'$", re.M)
 ASSET_BUCKET = "<deploy-time value bucket>"
 ASSET_REGION = "<deploy-time value region>"
 _PLACEHOLDER_RE = re.compile(r"<deploy-time value ([A-Za-z_][A-Za-z0-9_]*)>")
-_HEREDOC_START = "<<'P'|tar "
+_HEREDOC_START = "<<'P'"
 _HEREDOC_END = "P"
 _PLAN_MODES = ("fg", "bg")
 _PLAN_HOWS = ("exec", "bash")
@@ -302,7 +304,7 @@ def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, A
     where = label or hook
     payload = _payload(script, where)
     try:
-        files = tuple(sorted(archive.unpack(payload), key=lambda f: f.path))
+        files = tuple(sorted(archive.unpack_any(payload), key=lambda f: f.path))
     except BundleError as exc:
         raise BundleError(_at(where, f"the script is damaged: {exc}")) from None
     return FoundBundle(
@@ -578,9 +580,13 @@ def _payload(script: str, where: str) -> bytes:
     except ValueError:
         raise BundleError(_at(where, "the script is damaged: the payload has no closing 'P' line")) from None
     body = "".join(lines[start + 1 : end])
-    codec = "xz" if "b85decode" in lines[start] else "gzip"
     try:
-        return archive.text_decode(body, codec)
+        if "|tar " not in lines[start]:
+            # today's xz bundles: base95 of LZMA'd records, decoded by python3 (bundle._PY_DECODE).
+            # The length the decoder carries is not needed: LZMA's first byte is never zero.
+            return archive.base95_decode(body)
+        # gzip bundles, and xz bundles made before records: a tar, as base64 (gzip) or base85 (xz)
+        return archive.text_decode(body, "xz" if "b85decode" in lines[start] else "gzip")
     except BundleError as exc:
         raise BundleError(_at(where, f"the script is damaged: {exc}")) from None
 

@@ -7,8 +7,9 @@
 # Internal forms:
 #   run.sh HOOK DEADLINE STATE LOG   the continuation: finish the plan from the state the first part
 #                             saved in the folder STATE, appending to LOG (no deadline)
-#   run.sh --step N           exec step N of the plan as the calling user; sudo runs this so that a
-#                             file name never passes through the user's login shell.
+#   run.sh --step N           exec step N (line N) of the plan as the calling user: every step starts
+#                             this way, as root directly and as ec2-user through sudo, so that
+#                             a file name never passes through the user's login shell.
 #
 # The decoder that SageMaker runs unpacks the bundle into the install dir and
 # execs this file as root, with cwd / and stdout going to CloudWatch.
@@ -26,30 +27,42 @@
 # step's; a line says what was cut. If the volume is full, the log is in /tmp.
 #
 # Plan: $h/plan, one step a line: NAME<TAB>USER<TAB>fg|bg<TAB>exec|bash<TAB>PATH
-# This file is shipped minified (comment lines and indentation removed): keep it
-# free of heredocs and multi-line strings. Its size counts against the 16,384
-# character budget of every bundle: keep it short.
-set -u
+# This file is shipped minified (shipped.minify_shell: comment lines and indentation
+# removed): keep it free of heredocs and multi-line strings. Its size counts against the
+# 16,384 character budget of every bundle: keep it short. Hence the short names, all
+# global (functions share them on purpose; none uses `local`), and no `set -u`.
+# Blocks between the comment lines `#{NAME` and `#}NAME` are left out of a bundle whose
+# plan does not need them (bundle.py, shipped.shell_blocks): `bg` when no step runs in the
+# background, `wide` when every step name is ASCII. Each must leave valid code without it.
+#   h this folder, d the install dir, H hook, D deadline (s), M per-step limit (s),
+#   T root's state folder, G the log's path, C set in the continuation, P the log (our fd 1),
+#   k clock (ms since boot), t a time as text, t0 the start, s log size copied to CloudWatch,
+#   l set at the deadline, w the watchdog's pid, r first step left for the continuation,
+#   i step number (its line in the plan); n u m x p its plan fields; per step: N name, V user, B began (ms),
+#   R status, S ms taken, W its wrapper's pid.
+# Unquoted expansions here are numbers or fixed paths.
+# shellcheck disable=SC2086,SC2206,SC2154
 h=${0%/*}
 d=${h%/*}
-case ${1-} in
-  --step)
-    IFS=$'\t' read -r n u m x p < <(sed -n "$(($2 + 1))p" "$h/plan")
-    [ "$x" = exec ] && exec "$d/$p"
-    exec /bin/bash "$d/$p"
-    ;;
-esac
-hook=$1
-budget=$2
-T=${3-}
-log=${4-}
-C=${3:+1}
-lim=${NL_STEP_LIMIT:-900}
-t=0
+if [ "$1" = --step ]; then
+  IFS=$'\t' read -r n u m x p < <(sed -n "$2p" "$h/plan")
+  # a step with a #! line is executed, one without is run by bash
+  b=
+  [ "$x" = exec ] || b=/bin/bash
+  exec $b "$d/$p"
+fi
+H=$1
+D=$2
+T=$3
+G=$4
+C=$3
+M=${NL_STEP_LIMIT:-900}
+P=/proc/$$/fd/1
+l='' w='' r=''
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /
 umask 022
-# k: milliseconds since boot (monotonic)
+# clk: k = milliseconds since boot (monotonic)
 clk() {
   read -r k _ </proc/uptime
   k=${k/./}0
@@ -59,233 +72,219 @@ clk() {
 sec() {
   printf -v "$1" %d.%03d $(($2 / 1000)) $(($2 % 1000))
 }
-
-if [ -z "$T" ]; then
-  clk
-  t0=$k
-  # The persistent log: on the EBS volume, root-owned, readable by ec2-user. ec2-user owns
-  # ~/SageMaker and can swap a name there for a symlink at any moment, so nothing here
-  # follows one: an odd entry is renamed away (rename does not follow links; only the newest
-  # one moved away is kept), folders get their mode from mkdir, and the log is opened
-  # relative to a verified working directory, which later renames cannot redirect.
-  L=/home/ec2-user/SageMaker/.lifecycle
-  [ -d "${L%/*}" ] || L=/var/log/notebook-lifecycle
-  for x in "$L" "$L/logs"; do
-    if [ -L "$x" ] || { [ -e "$x" ] && [ "$(stat -c %u:%F:%a "$x")" != 0:directory:755 ]; }; then
-      rm -rf "$x".moved-*
-      mv -fT "$x" "$x.moved-$$" 2>/dev/null || rm -f "$x"
-    fi
-    mkdir -m 755 "$x" 2>/dev/null
-  done
-  log=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
-  if cd "$L/logs" && [ "$(pwd -P)" = "$L/logs" ] && [ "$(stat -c %u:%a .)" = 0:755 ]; then
-    n=$hook-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
-    # a volume that takes no byte keeps the log in /tmp
-    if (set -C && printf x >"$n" && : >|"$n") 2>/dev/null; then
-      rm -f "$log"
-      log=$n
-    else
-      rm -f "$n"
-    fi
-    # keep the 10 newest logs of this hook
-    # shellcheck disable=SC2012
-    ls -1t "$hook"-*.log 2>/dev/null | tail -n +11 | xargs -r rm -f --
-  fi
-  chmod 644 "$log"
-  # Everything goes to the log; f copies what is new in it to fd 3 (stdout, CloudWatch).
-  exec 3>&1 >>"$log" 2>&1
-  [ "${log#/}" != "$log" ] || log=$PWD/$log
-  cd /
-  # root's own folder: exit status files, the state for the continuation
-  T=$(mktemp -d)
-else
-  # the continuation: stdout is the log already; CloudWatch is gone
-  exec 3>/dev/null
-  # shellcheck source=/dev/null
-  . "$T/s"
-fi
-# the log through our own descriptor, whatever becomes of its name
-s=$(stat -L -c %s /proc/$$/fd/1)
+# z: z = bytes in the log so far (through our own descriptor, whatever becomes of its name)
+z() {
+  z=$(stat -L -c %s $P)
+}
+# f: copy what is new in the log to fd 3 (stdout: CloudWatch)
 f() {
-  local z
-  z=$(stat -L -c %s /proc/$$/fd/1)
-  [ "$z" -gt "$s" ] && tail -c +$((s + 1)) /proc/$$/fd/1 | head -c $((z - s)) >&3
+  z
+  ((z > s)) && tail -c +$((s + 1)) $P | head -c $((z - s)) >&3
   s=$z
 }
-# cut OFFSET: the log keeps at most c bytes of what was written since OFFSET (head and tail)
-cut() {
-  local z c=1048576
-  z=$(stat -L -c %s /proc/$$/fd/1)
-  [ "$1" -gt 8388608 ] && c=65536
-  [ $((z - $1)) -gt $c ] || return 0
-  tail -c $((c / 2)) /proc/$$/fd/1 >"$T/c"
-  truncate -s $(($1 + c / 2)) /proc/$$/fd/1
-  printf '\nnotebook-lifecycle: %d bytes of output cut here (%d kept)\n' $((z - $1 - c)) $c
-  cat "$T/c"
-  echo
-}
-# go: start step i (fields n u m x p) in a new session under a wrapper that writes its exit
-# status to $T/i. A step's parent is this wrapper, never the runner: a step that kills its
-# parent (kill -9 $PPID) takes only the wrapper with it.
-go() {
-  if [ "$u" = root ]; then
-    c=("$d/$p")
-    [ "$x" = exec ] || c=(/bin/bash "$d/$p")
-  else
-    c=(sudo -H -i -u "$u" /bin/bash "$0" --step "$i")
-  fi
-  echo "==> $n ($u, $m)"
-  f
-  clk
-  N[i]=$n V[i]=$u B[i]=$k R[i]=started S[i]=0
-  # shellcheck disable=SC2016
-  c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w "$T/$i" "${c[@]}")
-  if [ "$m" = bg ]; then
-    # background output interleaves with later steps: tag each line with the step's name
-    "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u -n "s|^|[${n//[\\|&]/_}] |;1,20000p;20001s/.*/notebook-lifecycle: more output cut/p") 2>&1 &
-  else
-    "${c[@]}" </dev/null 3>&- &
-  fi
-  W[i]=$!
-}
-# st J: the outcome of step J into R and S; 1 while it runs
-st() {
-  local e
-  clk
-  S[$1]=$((k - B[$1]))
-  if [ -s "$T/$1" ]; then
-    read -r e <"$T/$1"
-    R[$1]=ok
-    [ "$e" = 0 ] || R[$1]="failed($e)"
-  elif kill -0 "${W[$1]}" 2>/dev/null; then
-    return 1
-  else
-    # its wrapper died first: the step killed its parent
-    R[$1]=orphaned
-  fi
-}
-# hold J: wait for step J, up to lim seconds (then it is detached)
+# hold J [SECONDS]: wait for step J, up to SECONDS (none: just look), its outcome into R and
+# S, and log it: its exit status, orphaned (its wrapper died first: the step killed its
+# parent) or detached (still running after SECONDS)
 hold() {
   clk
-  local e=$((k + lim * 1000))
-  until st "$1"; do
-    if [ $k -ge $e ]; then
-      R[$1]=detached
+  a=$((k + ${2:-0} * 1000))
+  while :; do
+    clk
+    S[$1]=$((k - B[$1]))
+    if [ -s $T/$1 ]; then
+      read -r e <$T/$1
+      R[$1]=ok
+      [ "$e" = 0 ] || R[$1]=failed\($e\)
       break
     fi
+    kill -0 ${W[$1]} 2>/dev/null || { R[$1]=orphaned; break; }
+    ((k < a)) || { R[$1]=detached; break; }
     sleep 0.5
   done
-  sec t "${S[$1]}"
+  sec t ${S[$1]}
   echo "<== ${N[$1]}: ${R[$1]} after ${t}s"
+}
+# held STATUS: hold every step in that state, up to M seconds each
+held() {
+  for j in "${!R[@]}"; do
+    [ ${R[j]} = $1 ] && hold $j $M
+  done
 }
 # the summary: the longest name (in characters) sets the first column
 tab() {
-  local j a w=40
+  b=40
   for j in "${!N[@]}"; do
-    a=${N[j]//[$'\200'-$'\277']/}
-    [ ${#a} -gt "$w" ] && w=${#a}
+    a=${N[j]}
+    #{wide: bytes of a UTF-8 character after its first do not count
+    a=${a//[$'\200'-$'\277']/}
+    #}wide
+    ((${#a} > b)) && b=${#a}
   done
-  printf '\nnotebook-lifecycle summary (%s)\n%-*s %-9s %-11s %9s\n' "$hook" "$w" STEP USER STATUS SECONDS
+  printf '\nnotebook-lifecycle summary (%s)\n%-*s %-9s %-11s %9s\n' $H $b STEP USER STATUS SECONDS
   for j in "${!N[@]}"; do
-    a=${N[j]//[$'\200'-$'\277']/}
-    sec t "${S[j]}"
-    printf '%-*s %-9s %-11s %9s\n' $((w + ${#N[j]} - ${#a})) "${N[j]}" "${V[j]}" "${R[j]}" "$t"
+    a=${N[j]}
+    #{wide
+    a=${a//[$'\200'-$'\277']/}
+    #}wide
+    sec t ${S[j]}
+    printf '%-*s %-9s %-11s %9s\n' $((b + ${#N[j]} - ${#a})) "${N[j]}" ${V[j]} ${R[j]} $t
   done
   clk
   sec t $((k - t0))
 }
 
-l=0
-w=
-if [ -n "$C" ]; then
-  echo "notebook-lifecycle: $hook continues after the deadline (steps wait up to ${lim}s each)"
-  for j in "${!R[@]}"; do
-    [ "${R[j]}" = detached ] && hold "$j"
+if [ -z "$C" ]; then
+  clk
+  t0=$k
+  # The persistent log: on the EBS volume, root-owned, readable by ec2-user. ec2-user owns
+  # ~/SageMaker and can swap a name there for a symlink at any moment, so nothing here
+  # follows one: an odd entry (a symlink too: stat does not follow it) is renamed away
+  # (rename does not follow links; only the newest one moved away is kept), folders get
+  # their mode from mkdir, and the log is opened relative to a verified working directory,
+  # which later renames cannot redirect.
+  L=/home/ec2-user/SageMaker/.lifecycle
+  [ -d ${L%/*} ] || L=/var/log/notebook-lifecycle
+  for x in $L $L/logs; do
+    if y=$(stat -c %u:%F:%a $x 2>/dev/null) && [ "$y" != 0:directory:755 ]; then
+      rm -rf $x.moved-*
+      mv -fT $x $x.moved-$$ 2>/dev/null || rm -f $x
+    fi
+    mkdir -m 755 $x 2>/dev/null
   done
-else
-  echo "notebook-lifecycle: $hook $(date -u +%FT%TZ); log $log"
+  G=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)
+  if cd $L/logs && [ "$(pwd -P)" = $L/logs ] && [ "$(stat -c %u:%a .)" = 0:755 ]; then
+    n=$H-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
+    # a volume that takes no byte keeps the log in /tmp
+    if (set -C; printf x >$n && : >|$n) 2>/dev/null; then
+      rm -f $G
+      G=$PWD/$n
+    else
+      rm -f $n
+    fi
+    # keep the 10 newest logs of this hook
+    # shellcheck disable=SC2012
+    ls -1t $H-*.log 2>/dev/null | tail -n +11 | xargs -r rm -f --
+  fi
+  chmod 644 $G
+  # Everything goes to the log; f copies what is new in it to fd 3 (stdout, CloudWatch).
+  exec 3>&1 >>$G 2>&1
+  cd /
+  # root's own folder: exit status files, the state for the continuation
+  T=$(mktemp -d)
+  z
+  s=$z
+  echo "notebook-lifecycle: $H $(date -u +%FT%TZ); log $G"
   # the platform as found (cheap checks: no program runs but cat)
   F="bash $BASH_VERSION"
   ok() {
-    if "${@:2}" 2>/dev/null; then F+=", $1"; else F+=", no $1"; fi
+    F+=,
+    "${@:2}" 2>/dev/null || F+=" no"
+    F+=" $1"
   }
-  hash python3 2>/dev/null
-  y=${BASH_CMDS[python3]-}
-  ok "python3${y:+ $y}" test -n "$y"
+  y=$(type -P python3)
+  ok "python3${y:+ $y}" [ "$y" ]
   shopt -s nullglob
-  z=(/usr/lib*/python3*/lib-dynload/_lzma*)
-  ok "lzma module" test -n "${z[*]}"
-  ok /usr/sbin/runuser test -x /usr/sbin/runuser
-  ok systemd test -d /run/systemd/system
+  a=(/usr/lib*/python3*/*/_lzma*)
+  ok "lzma module" [ "${a[*]}" ]
+  ok /usr/sbin/runuser [ -x /usr/sbin/runuser ]
+  ok systemd [ -d /run/systemd/system ]
   ok crontab hash crontab
-  z=(/etc/systemd/system/jupyter*.service /usr/lib/systemd/system/jupyter*.service)
-  ok "jupyter unit${z[*]/#*\// }" test -n "${z[*]}"
+  a=(/{etc,usr/lib}/systemd/system/jupyter*.service)
+  ok "jupyter unit${a[*]/#*\// }" [ "${a[*]}" ]
   shopt -u nullglob
   y=free
   [[ $(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null) =~ :20FB\ 0+:0000\ 0A ]] && y=taken
-  F+=", port 8443 $y"
-  echo "notebook-lifecycle: facts: $F"
+  echo "notebook-lifecycle: facts: $F, port 8443 $y"
   # The deadline: a watchdog sends USR1, which interrupts `wait`.
-  trap 'l=1' USR1
-  if [ "$budget" -gt 0 ]; then
+  trap l=1 USR1
+  if ((D > 0)); then
     (
       trap 'kill $! 2>/dev/null; exit' TERM
-      sleep "$budget" &
+      sleep $D &
       wait $!
       kill -USR1 $$
     ) 3>&- </dev/null &
     w=$!
   fi
+else
+  # the continuation: stdout is the log already; CloudWatch is gone
+  exec 3>/dev/null
+  # shellcheck source=/dev/null
+  . $T/s
+  z
+  s=$z
+  echo "notebook-lifecycle: $H continues after the deadline (steps wait up to ${M}s each)"
+  held detached
 fi
 
-i=-1
-rest=
+i=0
 while IFS=$'\t' read -r n u m x p; do
   i=$((i + 1))
-  [ -n "${N[i]-}" ] && continue
-  if [ "$l" = 1 ] && [ "$m" = fg ]; then
-    rest=$i
+  [ "${N[i]}" ] && continue
+  if [ "$l$m" = 1fg ]; then
+    r=$i
     break
   fi
-  go
-  if [ "$m" = fg ]; then
+  # Start step i in a new session under a wrapper that writes its exit status to $T/i.
+  # A step's parent is this wrapper, never the runner: a step that kills its parent
+  # (kill -9 $PPID) takes only the wrapper with it.
+  c=(/bin/bash $0 --step $i)
+  [ "$u" = root ] || c=(sudo -H -i -u "$u" "${c[@]}")
+  echo "==> $n ($u, $m)"
+  f
+  clk
+  N[i]=$n V[i]=$u B[i]=$k R[i]=started S[i]=0
+  # shellcheck disable=SC2016
+  c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w $T/$i "${c[@]}")
+  if [ $m = fg ]; then
+    "${c[@]}" </dev/null 3>&- &
+  #{bg
+  else
+    # background output interleaves with later steps: tag each line with the step's name
+    "${c[@]}" </dev/null 3>&- > >(exec 3>&-; sed -u -n "s|^|[${n//[\\|&]/_}] |;1,20000p;20001s/.*/notebook-lifecycle: more output cut/p") 2>&1 &
+  #}bg
+  fi
+  W[i]=$!
+  if [ $m = fg ]; then
     o=$s
-    if [ -n "$C" ]; then
-      hold $i
-    else
-      [ "$l" = 1 ] || wait "${W[i]}"
-      st $i || R[i]=detached
-      sec t "${S[i]}"
-      echo "<== $n: ${R[i]} after ${t}s"
+    # the continuation polls; the first part waits (until the deadline) and then looks once
+    [ "$C$l" ] || wait ${W[i]}
+    hold $i ${C:+$M}
+    # The log keeps at most y bytes of what the step wrote (its head and tail).
+    z
+    y=$((o > 8388608 ? 65536 : 1048576))
+    if ((z - o > y)); then
+      tail -c $((y / 2)) $P >$T/c
+      truncate -s $((o + y / 2)) $P
+      printf '\nnotebook-lifecycle: %d bytes of output cut here (%d kept)\n' $((z - o - y)) $y
+      cat $T/c
+      echo
     fi
-    cut "$o"
   fi
   f
-done <"$h/plan"
+done <$h/plan
 
-if [ -n "$C" ]; then
-  for j in "${!R[@]}"; do
-    [ "${R[j]}" = started ] && hold "$j"
-  done
+if [ "$C" ]; then
+  #{bg: only background steps can still be "started" here
+  held started
+  #}bg
   tab
   echo "total ${t}s since the start (the final summary, after the deadline)"
-  rm -rf "$T"
+  rm -rf $T
   exit 0
 fi
-[ -n "$w" ] && kill "$w" 2>/dev/null
+kill $w 2>/dev/null
 q=
-for j in "${!R[@]}"; do
-  [[ ${R[j]} = started || ${R[j]} = detached ]] && q=1
-done
-if [ -n "$rest$q" ]; then
-  [ -n "$rest" ] && echo "notebook-lifecycle: ${budget}s deadline: steps $((rest + 1))+ go on in the background"
-  [ -n "$q" ] && echo "notebook-lifecycle: steps still running; their outcome follows in the log"
-  declare -p N V B R S W t0 >"$T/s"
-  setsid /bin/bash "$0" "$hook" "$budget" "$T" "$log" </dev/null 3>&- &
+[[ ${R[*]} =~ started|detached ]] && q=1
+if [ "$r$q" ]; then
+  [ "$r" ] && echo "notebook-lifecycle: ${D}s deadline: steps $r+ go on in the background"
+  [ "$q" ] && echo "notebook-lifecycle: steps still running; their outcome follows in the log"
+  declare -p N V B R S W t0 >$T/s
+  setsid /bin/bash $0 $H $D $T $G </dev/null 3>&- &
 else
-  rm -rf "$T"
+  rm -rf $T
 fi
 tab
-echo "total ${t}s (deadline ${budget}s, platform limit 300s)"
+echo "total ${t}s (deadline ${D}s, platform limit 300s)"
 f
 exit 0
