@@ -20,7 +20,7 @@ export NODE_NO_WARNINGS := 1
 # tests/test_constructs.py checks they agree).
 CDK_PINS := aws-cdk-lib==2.275.0 constructs==10.8.1
 
-.PHONY: install python python-synth node sysdeps synth test bench lint clean
+.PHONY: lint-python install python python-synth node sysdeps synth test bench lint clean
 
 install: python node
 
@@ -62,8 +62,13 @@ synth: python-synth node
 	cdk synth --no-notices --quiet -o cdk.out
 	@ls cdk.out/*.template.json
 
-test: install sysdeps
+test: install sysdeps lint-python
 	$(BIN)/pytest
+
+# ruff and mypy over the package (the shipped on-instance Python included); part of `make test`
+lint-python: install
+	$(BIN)/ruff check constructs/notebook_lifecycle
+	$(BIN)/mypy
 
 bench: install sysdeps
 	$(BIN)/python bench/run.py

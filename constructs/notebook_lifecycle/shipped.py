@@ -108,11 +108,11 @@ def minify_python(text: str, rename: bool = True) -> str:
     tree = ast.parse(text)
     doc_rows: set = set()
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
+        body = getattr(node, "body", None) or []
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and len(body) > 1:
             first = body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                doc_rows.update(range(first.lineno, first.end_lineno + 1))
+                doc_rows.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     renames = _local_renames(tree, text) if rename else {}
     src = text.splitlines(keepends=True)
 
@@ -123,7 +123,7 @@ def minify_python(text: str, rename: bool = True) -> str:
         return src[r1 - 1][c1:] + "".join(src[r1:r2 - 1]) + src[r2 - 1][:c2]
 
     lines: list = []  # [level, text, kind]: kind "simple", "header" (ends with ':') or "closed"
-    level, words, kinds = 0, [], []  # words: token texts of the current logical line; kinds: their types
+    level, words, kinds = 0, [], []  # type: int, list[str], list[str]  # words: token texts of the current logical line; kinds: their types
     fstring = None  # (start, depth) while inside an f-string that tokenize splits up (Python 3.12+)
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
         kind = tokenize.tok_name[tok.type]
@@ -188,7 +188,7 @@ def _line_kind(words: list) -> str:
 def _join_tokens(words: list, kinds: list) -> str:
     """Token texts with a space only where two would fuse (``return x``, ``1 if``, ``in b''``)."""
     out = words[0]
-    for prev_kind, word, kind in zip(kinds, words[1:], kinds[1:]):
+    for prev_kind, word in zip(kinds[:-1], words[1:], strict=True):
         if word == "}" and out[-1] == ",":
             out = out[:-1]
         elif (out[-1].isalnum() or out[-1] == "_") and (word[0].isalnum() or word[0] == "_") \

@@ -835,6 +835,7 @@ def _decompress_capped(data: bytes) -> tuple[Optional[str], bytes]:
     import lzma
     import zlib
 
+    decompressor: Any
     if data.startswith(b"\x1f\x8b"):
         codec, decompressor = "gzip", zlib.decompressobj(wbits=47)
     elif data.startswith(b"BZh"):

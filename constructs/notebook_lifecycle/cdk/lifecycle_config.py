@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
 from ..bundle import DEFAULT_DEADLINE_SECONDS, Bundle
-from ..delivery import BUCKET, DELIVERIES, REGION, S3Slot
+from ..delivery import BUCKET, DELIVERIES, S3Slot
 from ..deploy_values import DeployValue
 from ..errors import BundleError
 from ..features import Features, IamGrant
