@@ -74,8 +74,8 @@ def _has_member(obj: Any, member: str) -> bool:
     """Whether ``obj`` (a Python or jsii object) has ``member``, looked up on its class: no request to Node."""
     if hasattr(type(obj), member):
         return True
-    delegates = getattr(obj, "__dict__", {}).get("_delegates")  # a jsii interface proxy
-    return bool(delegates) and any(hasattr(type(d), member) for d in delegates)
+    delegates = getattr(obj, "__dict__", {}).get("_delegates") or ()  # a jsii interface proxy
+    return any(hasattr(type(d), member) for d in delegates)
 
 
 # (field, member every accepted value has, what to pass)
