@@ -50,10 +50,10 @@ class LifecycleConfig(Resource):
     ``bucket.bucket_name``), ``Fn::Base64`` of ``Fn::Join`` around the literal
     script, each value carried as ``Fn::Base64`` of the value.
 
-    The content is produced when the template is (at synth time), from the
-    inputs as they are then, so an Aspect such as
-    :class:`~notebook_lifecycle.cdk.governance.NotebookGovernance` can still add
-    features. The bundle is rendered once per distinct input in a process (see
+    The template holds the content of the inputs as they are at synth time, so
+    an Aspect such as :class:`~notebook_lifecycle.cdk.governance.NotebookGovernance`
+    can still add features (the content is written at construction and, once an
+    Aspect changes the inputs, produced at synth instead). The bundle is rendered once per distinct input in a process (see
     :func:`bundle_cache_info`), so many notebooks can share one set of scripts
     cheaply. Pass the same ``LifecycleConfig`` to several
     :class:`NotebookInstance` constructs to share one resource.
