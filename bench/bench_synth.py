@@ -334,8 +334,9 @@ def run() -> str:
         "the tree / `app.synth()`: "
         + ", ".join(f"{name} {t[0]} / {t[1]}" for name, t in trips.items() if t is not None)
         + ". The rest of the difference is Node's work behind the requests: the L2 `iam.Role` (kept: "
-        "`notebook.role` is an `iam.IRole` grants land on), the notebook's own `Resource` and its "
-        "generated name, and the lifecycle content rendered at synth (after Aspects).",
+        "`notebook.role` is an `iam.IRole` grants land on), the notebook's own `Resource`, its generated "
+        "name and the `NotebookInstancePolicy` around the L1 policy: six constructs per notebook against "
+        "three by hand, each built and, at synth, walked by Node.",
         "",
         f"50 notebooks each given equal (but distinct) `StartupScripts` and `Features`: **{info.builds}** bundle "
         f"build, {info.hits} cache hits, 50 lifecycle configurations with one content; median "

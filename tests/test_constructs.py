@@ -814,3 +814,26 @@ def test_make_synth_pins_the_aws_cdk_lib_of_the_dev_extra() -> None:
     pins = set(re.search(r"^CDK_PINS := (.+)$", makefile, re.M).group(1).split())
     dev = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"])
     assert pins and pins <= dev
+
+
+def test_the_stack_environment_is_read_once_per_stack_and_each_scope_gets_its_own_arns() -> None:
+    from notebook_lifecycle.cdk._iam import _Arns
+
+    app = new_app()
+    east = cdk.Stack(app, "East", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    west = cdk.Stack(app, "West", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    team_a, team_b = Construct(east, "TeamA"), Construct(east, "TeamB")
+    nested = Construct(west, "Team")
+    assert _Arns.of(team_a) is _Arns.of(team_b) is _Arns.of(east)
+    assert _Arns.of(nested) is _Arns.of(west) and _Arns.of(west) is not _Arns.of(east)
+    for scope in (team_a, team_b, nested):
+        NotebookInstance(scope, "Notebook", on_start=SCRIPTS, notebook_instance_name=f"nb-{scope.node.id.lower()}")
+    arns = {s["Sid"]: s["Resource"] for s in _policy_statements_of(template(west))}
+    assert arns["WriteLifecycleLogGroup"][0].startswith("arn:aws:logs:eu-west-1:222222222222:log-group:")
+    arns = {s["Sid"]: s["Resource"] for s in _policy_statements_of(template(east))}
+    assert arns["WriteLifecycleLogGroup"][0].startswith("arn:aws:logs:us-east-1:111111111111:log-group:")
+
+
+def _policy_statements_of(tpl: dict) -> list:
+    return [s for r in resources_of(tpl, "AWS::IAM::ManagedPolicy").values()
+            for s in r["Properties"]["PolicyDocument"]["Statement"]]

@@ -236,3 +236,20 @@ def test_the_previous_script_runs_first_then_the_features(make_emulator) -> None
     assert not result.failed, result.summary()
     assert list(summary_rows(result.output)) == ["previous-on-start.sh", "feature:environment"]
     assert result.after_outputs == ["previous\n", "acme\n"]
+
+
+def test_features_that_grow_an_inline_hook_over_the_limit_fail_synth_as_a_validation_error() -> None:
+    # the content is written at construction; an Aspect that changes the inputs switches it to content
+    # produced at synth, checked against the limit by a validation like content over it from the start
+    import random
+    import string
+
+    rng = random.Random(11)
+    blob = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(20000))
+    stack = _stack()
+    lcc = LifecycleConfig(stack, "Lcc", on_start=SCRIPTS, delivery="inline")
+    NotebookInstance(stack, "Nb", lifecycle_config=lcc, notebook_instance_name="big")
+    assert lcc.bundle.size_errors() == [] and lcc.node.validate() == []
+    _govern(stack, Features(environment={"BIG": blob}))
+    with pytest.raises(Exception, match=r"(?s)Validation failed.*Gov/Lcc.*over SageMaker's limit of 16384"):
+        template(stack)

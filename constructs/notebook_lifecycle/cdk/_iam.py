@@ -87,15 +87,25 @@ class _Arns:
 
     @classmethod
     def of(cls, scope: Construct) -> "_Arns":
-        """The ARNs of the stack of ``scope``; cached on the scope (read from Node once)."""
+        """The ARNs of the stack of ``scope``; cached on the scope and on the stack's Python object
+        (jsii hands back the same object for the same stack), so they are read from Node once per
+        stack, and each further scope costs one ``Stack.of``."""
         found = getattr(scope, cls._ATTR, None)
         if found is None:
-            found = cls(Stack.of(scope))
-            try:
-                setattr(scope, cls._ATTR, found)
-            except AttributeError:  # pragma: no cover - a proxy that refuses attributes
-                pass
+            stack = Stack.of(scope)
+            found = getattr(stack, cls._ATTR, None)
+            if found is None:
+                found = cls(stack)
+                cls._keep(stack, found)
+            cls._keep(scope, found)
         return found
+
+    @classmethod
+    def _keep(cls, holder: object, arns: "_Arns") -> None:
+        try:
+            setattr(holder, cls._ATTR, arns)
+        except AttributeError:  # pragma: no cover - a proxy that refuses attributes
+            pass
 
     def __init__(self, stack: Stack) -> None:
         # `Stack.environment` is "aws://<account>/<region>", with "unknown-account"/"unknown-region" where

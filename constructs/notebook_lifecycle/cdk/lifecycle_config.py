@@ -8,7 +8,7 @@ import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 import jsii
-from aws_cdk import Annotations, Fn, IAnyProducer, IResolveContext, IStringProducer, Lazy, Resource, Stack, Stage, Token
+from aws_cdk import Fn, IAnyProducer, IResolveContext, IStringProducer, Lazy, Resource, Stack, Stage, Token
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
@@ -35,6 +35,9 @@ from .props import (
 _PAYLOAD_IDS = {"on-start": "OnStartPayload", "on-create": "OnCreatePayload"}
 #: Folder of the cloud assembly where payloads are written before CDK stages them as assets.
 PAYLOAD_DIR = "notebook-lifecycle-payloads"
+#: The cloud assembly's metadata type of an info message (``ArtifactMetadataEntryType.INFO``), what
+#: ``Annotations.add_info`` records and ``cdk synth`` prints.
+_INFO = "aws:cdk:info"
 
 
 class LifecycleConfig(Resource):
@@ -47,10 +50,10 @@ class LifecycleConfig(Resource):
     ``bucket.bucket_name``), ``Fn::Base64`` of ``Fn::Join`` around the literal
     script, each value carried as ``Fn::Base64`` of the value.
 
-    The content is produced when the template is (at synth time), from the
-    inputs as they are then, so an Aspect such as
-    :class:`~notebook_lifecycle.cdk.governance.NotebookGovernance` can still add
-    features. The bundle is rendered once per distinct input in a process (see
+    The template holds the content of the inputs as they are at synth time, so
+    an Aspect such as :class:`~notebook_lifecycle.cdk.governance.NotebookGovernance`
+    can still add features (the content is written at construction and, once an
+    Aspect changes the inputs, produced at synth instead). The bundle is rendered once per distinct input in a process (see
     :func:`bundle_cache_info`), so many notebooks can share one set of scripts
     cheaply. Pass the same ``LifecycleConfig`` to several
     :class:`NotebookInstance` constructs to share one resource.
@@ -160,14 +163,31 @@ class LifecycleConfig(Resource):
             "Resource",
             notebook_instance_lifecycle_config_name=name,
         )
-        # produced at synth time (after Aspects), in CloudFormation's own casing; there is an on-create
-        # hook only with on_create scripts (an Aspect adds features, never on-create scripts)
-        hooks = (("OnStart", "on-start"), ("OnCreate", "on-create")) if on_create is not None else (("OnStart", "on-start"),)
-        for key, hook in hooks:
-            self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
-        # checked at synth time too, on the bundle as it is then (rendering it, once, if nothing else did)
-        self.node.add_validation(_ContentSizeValidation(self))
+        # In CloudFormation's own casing; there is an on-create hook only with on_create scripts (an
+        # Aspect adds features, never on-create scripts). Written as they are now: nothing is asked of
+        # Python at synth unless the inputs change after construction (an Aspect such as
+        # NotebookGovernance), which switches to content produced at synth (see _render_at_synth).
+        self._hooks = (("OnStart", "on-start"), ("OnCreate", "on-create")) if on_create is not None else (
+            ("OnStart", "on-start"),)
+        for key, hook in self._hooks:
+            content = self._content(hook)
+            if content is not None:
+                self._resource.add_property_override(key, [{"Content": content}])
+        self._at_synth = False
+        # a hook over the limit fails validation at synth (as do hooks that grow over it later)
+        if self._bundle.size_errors():
+            self._render_at_synth()
         self._name_attr: Optional[str] = None
+
+    def _render_at_synth(self) -> None:
+        """From now on the hooks' content is produced at synth time, from the bundle as it is then, and
+        checked against SageMaker's limit by a validation (once per construct)."""
+        if self._at_synth:
+            return
+        self._at_synth = True
+        for key, hook in self._hooks:
+            self._resource.add_property_override(key, Lazy.uncached_any(_HookProducer(self, hook)))
+        self.node.add_validation(_ContentSizeValidation(self))
 
     # -- rendering -------------------------------------------------------------------------------
     def _build(self) -> Bundle:
@@ -191,7 +211,10 @@ class LifecycleConfig(Resource):
             way = bundle.delivery_of(hook)
             if bundle.delivery == "auto" and (hook, way) not in self._told:
                 self._told.add((hook, way))
-                Annotations.of(self).add_info(f"notebook-lifecycle: {bundle.delivery_reason(hook)}")
+                # what Annotations.add_info records, in one request and without capturing a stack trace
+                self.node.add_metadata(
+                    _INFO, f"notebook-lifecycle: {bundle.delivery_reason(hook)}"
+                )
             if way != "s3":
                 continue
             sha = bundle.payload_sha256(hook)
@@ -254,6 +277,7 @@ class LifecycleConfig(Resource):
             return False
         self._features = merged
         self._bundle = self._build()
+        self._render_at_synth()
         return True
 
     def _run_scripts_first(self) -> None:
@@ -261,6 +285,7 @@ class LifecycleConfig(Resource):
         if not self._options["scripts_first"]:
             self._options["scripts_first"] = True
             self._bundle = self._build()
+            self._render_at_synth()
 
     # -- public surface ------------------------------------------------------------------------
     @property
