@@ -238,6 +238,18 @@ def test_removal_policy_can_be_changed(tmp_path: Path) -> None:
     assert nb["DeletionPolicy"] == "Delete"
 
 
+def test_the_fleet_passes_its_delivery_to_its_lifecycle_config(tmp_path: Path) -> None:
+    s = synth(tmp_path, ["alice", "bob"], delivery="s3")
+    lcc = s.fleet.lifecycle_config
+    assert lcc is not None and lcc.bundle.delivery_of("on-start") == "s3"
+    statements = [st for t in s.nested.values() for r in t["Resources"].values()
+                  if r["Type"] == "AWS::IAM::ManagedPolicy" for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    fetches = [st for st in statements if st.get("Sid") == "FetchLifecyclePayload"]
+    assert len(fetches) == 2 and all(st["Action"] == "s3:GetObject" for st in fetches)
+    with pytest.raises(Exception, match=r"delivery"):
+        synth(tmp_path / "bad", ["alice"], delivery="ftp")
+
+
 def test_no_scripts_no_lifecycle_config(tmp_path: Path) -> None:
     s = synth(tmp_path, ["alice"], on_start=None, features=None)
     assert s.fleet.lifecycle_config is None

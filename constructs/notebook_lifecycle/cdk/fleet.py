@@ -14,12 +14,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import Features
 from ..scripts import StartupScripts
 from ._naming import _NAME_RE, NAME_MAX_LENGTH, _path
 from ._validation import _raise_all
-from .lifecycle_config import LifecycleConfig
+from .lifecycle_config import LifecycleConfig, own_lifecycle_config
 from .notebook_instance import DEFAULT_INSTANCE_TYPE, DEFAULT_PLATFORM_IDENTIFIER, DEFAULT_VOLUME_SIZE_IN_GB, NotebookInstance
 
 #: Users a fleet accepts unless ``max_users`` says otherwise.
@@ -101,7 +100,7 @@ class NotebookFleet(Construct):
         User names (letters, digits and ``. _ @ + = , -``); a mapping gives per-user overrides.
     lifecycle_config : LifecycleConfig, optional
         The fleet's lifecycle configuration; or give ``on_start``/``on_create``/``features``
-        (and ``install_dir``, ``deadline_seconds``, ``compression``, ``lifecycle_config_name``)
+        (and ``install_dir``, ``deadline_seconds``, ``compression``, ``delivery``, ``lifecycle_config_name``)
         and the fleet creates one (id ``LifecycleConfig``, in the parent stack).
     instance_type, volume_size_in_gb, platform_identifier, subnet, security_groups,
     direct_internet_access, root_access, kms_key, default_code_repository, additional_code_repositories
@@ -133,6 +132,7 @@ class NotebookFleet(Construct):
         install_dir: Optional[str] = None,
         deadline_seconds: Optional[int] = None,
         compression: Optional[str] = None,
+        delivery: Optional[str] = None,
         instance_type: str = DEFAULT_INSTANCE_TYPE,
         volume_size_in_gb: int = DEFAULT_VOLUME_SIZE_IN_GB,
         platform_identifier: str = DEFAULT_PLATFORM_IDENTIFIER,
@@ -154,7 +154,8 @@ class NotebookFleet(Construct):
         problems += _check_fleet(prefix, max_users, users_per_stack, len(entries), lifecycle_config,
                                  on_start, on_create, features,
                                  {"lifecycle_config_name": lifecycle_config_name, "install_dir": install_dir,
-                                  "deadline_seconds": deadline_seconds, "compression": compression})
+                                  "deadline_seconds": deadline_seconds, "compression": compression,
+                                  "delivery": delivery})
         shards = 0
         if not problems:
             shards = math.ceil(max_users / users_per_stack)
@@ -163,17 +164,11 @@ class NotebookFleet(Construct):
             _raise_all(path, "NotebookFleet", problems)
         super().__init__(scope, id)
 
-        if lifecycle_config is None and (on_start is not None or on_create is not None or features is not None):
-            lifecycle_config = LifecycleConfig(
-                self,
-                "LifecycleConfig",
-                on_start=on_start,
-                on_create=on_create,
-                features=features,
-                lifecycle_config_name=lifecycle_config_name,
-                install_dir=install_dir if install_dir is not None else "/startup",
-                deadline_seconds=deadline_seconds if deadline_seconds is not None else DEFAULT_DEADLINE_SECONDS,
-                compression=compression if compression is not None else "xz",
+        if lifecycle_config is None:
+            lifecycle_config = own_lifecycle_config(
+                self, on_start=on_start, on_create=on_create, features=features,
+                lifecycle_config_name=lifecycle_config_name, install_dir=install_dir,
+                deadline_seconds=deadline_seconds, compression=compression, delivery=delivery,
             )
         self._lifecycle_config = lifecycle_config
         self._prefix = prefix

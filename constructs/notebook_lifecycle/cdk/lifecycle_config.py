@@ -507,3 +507,33 @@ def _bundle_token_problems(*, on_start: Any, on_create: Any, features: Any) -> L
             ]
     problems += [p for p in (_token_in_literal(*c) for c in checks) if p]
     return problems
+
+
+def own_lifecycle_config(
+    scope: Construct,
+    *,
+    on_start: Optional[StartupScripts],
+    on_create: Optional[StartupScripts],
+    features: Optional[Features],
+    lifecycle_config_name: Optional[str],
+    install_dir: Optional[str],
+    deadline_seconds: Optional[int],
+    compression: Optional[str],
+    delivery: Optional[str],
+) -> Optional["LifecycleConfig"]:
+    """The ``LifecycleConfig`` (id ``LifecycleConfig``) that a notebook or a fleet makes for itself from its
+    scripts and features, with the bundle options' defaults filled in; ``None`` when there is nothing to run."""
+    if on_start is None and on_create is None and features is None:
+        return None
+    return LifecycleConfig(
+        scope,
+        "LifecycleConfig",
+        on_start=on_start,
+        on_create=on_create,
+        features=features,
+        lifecycle_config_name=lifecycle_config_name,
+        install_dir=install_dir if install_dir is not None else "/startup",
+        deadline_seconds=deadline_seconds if deadline_seconds is not None else DEFAULT_DEADLINE_SECONDS,
+        compression=compression if compression is not None else "xz",
+        delivery=delivery if delivery is not None else "auto",
+    )

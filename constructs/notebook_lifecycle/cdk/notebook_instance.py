@@ -14,14 +14,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IValidation
 
-from ..bundle import DEFAULT_DEADLINE_SECONDS
 from ..features import NOTEBOOK_INSTANCE, Features
 from ..scripts import StartupScripts
 from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
 from ._naming import _NAME_RE, _path, generated_name
 from ._tokens import _unresolved
 from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems, _type_problems
-from .lifecycle_config import LifecycleConfig, _delivery_problems
+from .lifecycle_config import LifecycleConfig, _delivery_problems, own_lifecycle_config
 from .props import (
     DEFAULT_INSTANCE_TYPE,
     INotebookInstance,
@@ -463,18 +462,11 @@ class NotebookInstance(Resource, _Grants):
         name = notebook_instance_name if notebook_instance_name is not None else generated_name(self)
 
         # lifecycle configuration: shared, created here, or none
-        if lifecycle_config is None and (on_start is not None or on_create is not None or features is not None):
-            lifecycle_config = LifecycleConfig(
-                self,
-                "LifecycleConfig",
-                on_start=on_start,
-                on_create=on_create,
-                features=features,
-                lifecycle_config_name=lifecycle_config_name,
-                install_dir=install_dir if install_dir is not None else "/startup",
-                deadline_seconds=deadline_seconds if deadline_seconds is not None else DEFAULT_DEADLINE_SECONDS,
-                compression=compression if compression is not None else "xz",
-                delivery=delivery if delivery is not None else "auto",
+        if lifecycle_config is None:
+            lifecycle_config = own_lifecycle_config(
+                self, on_start=on_start, on_create=on_create, features=features,
+                lifecycle_config_name=lifecycle_config_name, install_dir=install_dir,
+                deadline_seconds=deadline_seconds, compression=compression, delivery=delivery,
             )
         self._lifecycle_config = lifecycle_config
 

@@ -100,7 +100,9 @@ def _hooks_to_run(args: argparse.Namespace) -> tuple[Optional[str], Optional[str
 def _describe_hook(result: Any) -> str:
     verdict = f"FAILED: {result.reason}" if result.failed else "ok"
     lines = [f"  {result.hook}: {verdict}, {result.seconds:.2f} s of the 300 s limit"]
-    table = _summary_table(result.output, result.hook)
+    from ..emulator import summary_table
+
+    table = summary_table(result.output, result.hook)
     lines += [f"    {row}" for row in table] or ["    (no step summary: the runner did not finish; output tail below)"]
     failed_steps = [row.split()[0] for row in table[1:] if "failed(" in row]
     if failed_steps:
@@ -119,19 +121,3 @@ def _describe_hook(result: Any) -> str:
     if result.failed or not table:
         lines += [f"    | {line}" for line in result.output.rstrip("\n").splitlines()[-15:]]
     return "\n".join(lines)
-
-
-def _summary_table(output: str, hook: str) -> list[str]:
-    """The rows of the runner's last summary table (header first), plus its total line."""
-    lines = output.splitlines()
-    starts = [i for i, line in enumerate(lines) if line == f"notebook-lifecycle summary ({hook})"]
-    if not starts:
-        return []
-    rows = []
-    for line in lines[starts[-1] + 1 :]:
-        if not line.strip():
-            break
-        rows.append(line)
-        if line.startswith("total "):
-            break
-    return rows

@@ -220,19 +220,7 @@ class RunResult:
     def late_summary(self) -> List[str]:
         """The runner's final summary table (and total line) from the log, when the log holds more
         than one (a continuation after the deadline or for background steps wrote it); else ``[]``."""
-        head = f"notebook-lifecycle summary ({self.hook})"
-        lines = self.log.splitlines()
-        starts = [i for i, line in enumerate(lines) if line == head]
-        if len(starts) < 2:
-            return []
-        rows = []
-        for line in lines[starts[-1] + 1:]:
-            if not line.strip():
-                break
-            rows.append(line)
-            if line.startswith("total "):
-                break
-        return rows
+        return summary_table(self.log, self.hook, at_least=2)
 
     @property
     def failed(self) -> bool:
@@ -790,3 +778,20 @@ _SYSTEMCTL = _shell("stub-systemctl.sh")
 
 def _stub(name: str, body: str) -> str:
     return _STUB_HEAD.replace("@NAME@", shlex.quote(name)) + body
+
+
+def summary_table(text: str, hook: str, *, at_least: int = 1) -> List[str]:
+    """The rows of the last summary table the runner wrote for ``hook`` in ``text`` (header first, up to
+    its total line), when ``text`` holds at least ``at_least`` of them; else ``[]``."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line == f"notebook-lifecycle summary ({hook})"]
+    if not starts or len(starts) < at_least:
+        return []
+    rows = []
+    for line in lines[starts[-1] + 1:]:
+        if not line.strip():
+            break
+        rows.append(line)
+        if line.startswith("total "):
+            break
+    return rows
