@@ -507,11 +507,16 @@ def test_autostop_cron_entry(make_emulator):
 def test_autostop_detached_loop_has_no_duplicates(make_emulator):
     emu = make_emulator(systemd=False, cron=False, linger=0.5)
     bundle = bundle_of(Features(autostop=Autostop(idle_minutes=5)))
-    count = "pgrep -f '[a]utostop-loop' | wc -l; cat /run/notebook-lifecycle-autostop.pid"
-    after = [count, RERUN, count, RERUN, count, "ls /etc/cron.d /etc/systemd/system/notebook-lifecycle-autostop.timer; true",
-             # each loop logs its first check at once; wait for the third (bounded), however loaded the machine
-             "for _ in $(seq 100); do n=$(grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' "
-             "/var/log/jupyter.log); [ \"$n\" -ge 3 ] && break; sleep 0.2; done; echo \"$n\""]
+    checked = "grep -c 'cannot read https://localhost:8443/api/kernels.*not stopping' /var/log/jupyter.log"
+
+    def count(k: int) -> str:
+        # each loop logs its first check at once: wait (bounded) until the k-th loop has, so that no loop is
+        # replaced before it checked, however loaded the machine; then count the loops and name the live one
+        return (f"for _ in $(seq 100); do [ \"$({checked} 2>/dev/null)\" -ge {k} ] 2>/dev/null && break; sleep 0.2; done; "
+                "pgrep -f '[a]utostop-loop' | wc -l; cat /run/notebook-lifecycle-autostop.pid")
+
+    after = [count(1), RERUN, count(2), RERUN, count(3),
+             "ls /etc/cron.d /etc/systemd/system/notebook-lifecycle-autostop.timer; true", checked]
     for _ in range(2):
         result = boot(emu, bundle, after)
         first, _, second, _, third, other, checks = result.after_outputs
