@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import json
-import re
-from typing import Any, List, Optional, Sequence, Tuple, cast
+from typing import Any, List, Optional, Sequence
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CfnResource, IAnyProducer, IResolveContext, Lazy, Resource, Stack, Stage
+from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from ..features import NOTEBOOK_INSTANCE, Features
 from ..scripts import StartupScripts
 from ._iam import _Arns, _is_immutable_role, _sagemaker_principal, _Statement
-from ._naming import _NAME_RE, _path, generated_name
+from ._naming import _path, generated_name
+from ._policy import NotebookInstancePolicy, _NotebookRole, _OrderAfterRolePolicies
+from ._props_check import MAX_ADDITIONAL_CODE_REPOSITORIES as MAX_ADDITIONAL_CODE_REPOSITORIES
+from ._props_check import MAX_CODE_REPOSITORY_LENGTH as MAX_CODE_REPOSITORY_LENGTH
+from ._props_check import MAX_SECURITY_GROUPS as MAX_SECURITY_GROUPS
+from ._props_check import MAX_VOLUME_SIZE_IN_GB as MAX_VOLUME_SIZE_IN_GB
+from ._props_check import MIN_VOLUME_SIZE_IN_GB as MIN_VOLUME_SIZE_IN_GB
+from ._props_check import _check_props
 from ._tokens import _unresolved
-from ._validation import _literal_problems, _name_problem, _raise_all, _scripts_problems, _type_problems
-from .lifecycle_config import LifecycleConfig, _delivery_problems, own_lifecycle_config
+from ._validation import _name_problem, _raise_all
+from .lifecycle_config import LifecycleConfig, own_lifecycle_config
 from .props import (
     DEFAULT_INSTANCE_TYPE,
     INotebookInstance,
@@ -30,15 +36,6 @@ from .props import (
     _construct_deepcopy,
     accepts_props,
 )
-
-
-MIN_VOLUME_SIZE_IN_GB = 5
-MAX_VOLUME_SIZE_IN_GB = 16384
-MAX_SECURITY_GROUPS = 5
-MAX_ADDITIONAL_CODE_REPOSITORIES = 3
-MAX_CODE_REPOSITORY_LENGTH = 1024
-_PLATFORM_RE = re.compile(r"^notebook-[a-z0-9]+-v[0-9]+$")
-_PLATFORM_MAX_LENGTH = 20
 
 
 #: Where SageMaker sends lifecycle-script output and the Jupyter log.
@@ -125,147 +122,6 @@ class _ImportedNotebookInstance(Resource, _Grants):
         return self._arn
 
     __deepcopy__ = _construct_deepcopy
-
-
-class _NotebookRole(iam.Role):
-    """The role a :class:`NotebookInstance` creates: an ``iam.Role`` that tells, in Python, when a
-    statement is first added to its principal policy (``bucket.grant_read(notebook)``,
-    ``grant_principal`` grants, ``role.add_to_principal_policy``/``add_to_policy``: CDK calls
-    ``add_to_principal_policy`` for all of them, which makes the default policy under the role, and at
-    synth maybe overflow policies). Only then is the instance registered with
-    :class:`_OrderAfterRolePolicies`: until something is added the role has no policy under it, and a
-    notebook nobody grants to costs no validation and no requests to Node at synth."""
-
-    _notebook_lifecycle_order: Optional[Tuple[Construct, CfnResource]] = None
-    _notebook_lifecycle_has_policy = False
-
-    def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
-        if not self._notebook_lifecycle_has_policy:
-            self._notebook_lifecycle_has_policy = True
-            if self._notebook_lifecycle_order is not None:
-                scope, resource = self._notebook_lifecycle_order
-                _OrderAfterRolePolicies.add(scope, resource, self)
-        return super().add_to_principal_policy(statement)
-
-    def _order_after_policies(self, scope: Construct, resource: CfnResource) -> None:
-        """Order ``resource`` after the policies under this role, once it has any."""
-        self._notebook_lifecycle_order = (scope, resource)
-        if self._notebook_lifecycle_has_policy:
-            _OrderAfterRolePolicies.add(scope, resource, self)
-
-
-@jsii.implements(IValidation)
-class _OrderAfterRolePolicies:
-    """Makes a notebook's ``CfnNotebookInstance`` depend on every policy under its role, once the app
-    is complete: it runs as a validation (after Aspects and prepare, before the templates are
-    written) and adds ``DependsOn`` with the public ``CfnResource.add_dependency``. The role's own
-    ``AWS::IAM::Role`` is left out: ``RoleArn`` orders it already (cfn-lint W3005 otherwise).
-    (An Aspect would do the same, but any Aspect makes CDK walk the whole tree again at synth:
-    several times the cost of the whole construct.) A role the notebook created is registered only
-    once something is added to its principal policy (:class:`_NotebookRole`)."""
-
-    _ATTR = "_notebook_lifecycle_order_after_role_policies"
-
-    @classmethod
-    def add(cls, scope: Construct, resource: CfnResource, role: iam.IRole) -> None:
-        """One validation per scope (one callback at synth for all the notebooks made in it)."""
-        found = getattr(scope, cls._ATTR, None)
-        if found is None:
-            found = cls()
-            scope.node.add_validation(found)
-            setattr(scope, cls._ATTR, found)
-        found._pairs.append((resource, role))
-
-    def __init__(self) -> None:
-        self._pairs: List[Tuple[CfnResource, iam.IRole]] = []
-
-    @staticmethod
-    def _depend_on(resource: CfnResource, target: CfnResource) -> None:
-        # `add_dependency` was renamed `add_resource_dependency` (newer aws-cdk-lib); same effect
-        add = getattr(type(resource), "add_resource_dependency", None)
-        if add is not None:
-            add(resource, target)
-        else:  # aws-cdk-lib 2.200 (tests/test_cdk_versions.py)
-            resource.add_dependency(target)
-
-    @staticmethod
-    def _is_cfn_resource(construct: Any) -> bool:
-        # jsii hands back an object of its own class (`iam.CfnPolicy`, ...) when Python knows it: no
-        # request; anything else (a class private to a library) is asked of Node
-        if isinstance(construct, CfnResource):
-            return True
-        if isinstance(construct, (Resource, Construct)) and getattr(type(construct), "__jsii_type__", None):
-            return False  # a known, non-Cfn construct class
-        return bool(CfnResource.is_cfn_resource(construct))
-
-    def validate(self) -> List[str]:
-        for resource, role in self._pairs:
-            for child in role.node.children:
-                if self._is_cfn_resource(child):
-                    continue  # the role itself
-                for construct in child.node.find_all():
-                    if self._is_cfn_resource(construct):
-                        self._depend_on(resource, cast(CfnResource, construct))
-        return []
-
-
-class NotebookInstancePolicy(Construct):
-    """The customer-managed policy of a :class:`NotebookInstance` (``notebook.policy``): an
-    ``AWS::IAM::ManagedPolicy`` written as the L1 ``iam.CfnManagedPolicy`` (its ``node.default_child``,
-    id ``Resource``) with the library's statements as a literal document.
-
-    ``add_statements`` appends ``iam.PolicyStatement``s, rendered when the template is (so a statement
-    changed after it was added is written as it is then). (The L2 ``iam.ManagedPolicy`` costs about as
-    much again as the rest of the notebook at synth; the library's own statements need none of it.)
-    """
-
-    def __init__(self, scope: Construct, id: str, *, description: str, statements: List[dict], role: iam.IRole) -> None:
-        super().__init__(scope, id)
-        self._statements = statements
-        self._added: List[iam.PolicyStatement] = []
-        self._resource = iam.CfnManagedPolicy(
-            self,
-            "Resource",
-            description=description,
-            path="/",
-            roles=[role.role_name],
-            policy_document={"Statement": statements, "Version": "2012-10-17"},
-        )
-
-    @property
-    def managed_policy_arn(self) -> str:
-        """The policy's ARN (``Ref``)."""
-        return self._resource.ref
-
-    @property
-    def statements(self) -> List[Any]:
-        """The library's statements (JSON) and the ``iam.PolicyStatement``s added since."""
-        return [*self._statements, *self._added]
-
-    def add_statements(self, *statements: iam.PolicyStatement) -> None:
-        """Add statements to the policy; each must be valid in an identity policy (resources, no principal)."""
-        for statement in statements:
-            errors = list(statement.validate_for_identity_policy())
-            if errors:
-                raise ValueError(f"{self.node.path}: {'; '.join(errors)}")
-        if not self._added:  # from now on the document is rendered at synth time
-            self._resource.policy_document = Lazy.uncached_any(_PolicyDocumentProducer(self))
-        self._added.extend(statements)
-
-    def _document(self) -> dict:
-        return {
-            "Statement": [*self._statements, *(s.to_statement_json() for s in self._added)],
-            "Version": "2012-10-17",
-        }
-
-
-@jsii.implements(IAnyProducer)
-class _PolicyDocumentProducer:
-    def __init__(self, policy: NotebookInstancePolicy) -> None:
-        self._policy = policy
-
-    def produce(self, context: IResolveContext) -> Any:
-        return self._policy._document()
 
 
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
@@ -713,121 +569,3 @@ class NotebookInstance(Resource, _Grants):
             return False
         self._policy.add_statements(statement)
         return True
-
-
-def _check_props(
-    *,
-    bundle_options: dict,
-    on_start: Any,
-    on_create: Any,
-    features: Any,
-    lifecycle_config: Any,
-    instance_type: Any,
-    volume_size_in_gb: Any,
-    platform_identifier: Any,
-    notebook_instance_name: Any,
-    subnet: Any,
-    security_groups: List[Any],
-    role: Any,
-    kms_key: Any,
-    direct_internet_access: Any,
-    root_access: Any,
-    default_code_repository: Any,
-    additional_code_repositories: List[Any],
-) -> List[str]:
-    """Every problem with the props of a NotebookInstance (an empty list when they are fine)."""
-    problems: List[str] = []
-    if lifecycle_config is not None:
-        if not isinstance(lifecycle_config, LifecycleConfig):
-            problems.append(
-                f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}; "
-                "pass LifecycleConfig(...)"
-            )
-        if on_start is not None or on_create is not None or features is not None:
-            problems.append(
-                "lifecycle_config: pass either lifecycle_config (shared) or on_start/on_create/features, not both"
-            )
-        given = [k for k, v in bundle_options.items() if v is not None]
-        if given:
-            problems.append(
-                f"{', '.join(given)}: only for the lifecycle configuration created here; with a shared "
-                "lifecycle_config, pass them to its LifecycleConfig(...)"
-            )
-    if not isinstance(instance_type, str) or not instance_type:
-        problems.append(f"instance_type: expected a string, got {instance_type!r}; give one such as 'ml.t3.medium'")
-    elif not instance_type.startswith("ml.") and not _unresolved(instance_type):
-        problems.append(f"instance_type: {instance_type!r} is not a SageMaker instance type; use one such as 'ml.t3.medium'")
-    if isinstance(volume_size_in_gb, bool) or not isinstance(volume_size_in_gb, (int, float)):
-        problems.append(f"volume_size_in_gb: expected a whole number of GiB, got {volume_size_in_gb!r}; give one such as 5")
-    elif not _unresolved(volume_size_in_gb) and (
-        volume_size_in_gb != int(volume_size_in_gb)
-        or not MIN_VOLUME_SIZE_IN_GB <= volume_size_in_gb <= MAX_VOLUME_SIZE_IN_GB
-    ):
-        problems.append(
-            f"volume_size_in_gb: must be a whole number from {MIN_VOLUME_SIZE_IN_GB} to {MAX_VOLUME_SIZE_IN_GB} "
-            f"(GiB), but {volume_size_in_gb!r} was given; give one in that range"
-        )
-    if not isinstance(platform_identifier, str):
-        problems.append(f"platform_identifier: expected a string; give one such as {DEFAULT_PLATFORM_IDENTIFIER!r}")
-    elif (
-        len(platform_identifier) > _PLATFORM_MAX_LENGTH or not _PLATFORM_RE.match(platform_identifier)
-    ) and not _unresolved(platform_identifier):
-        problems.append(
-            f"platform_identifier: {platform_identifier!r} is not a platform identifier; "
-            f"use {DEFAULT_PLATFORM_IDENTIFIER!r} (the default)"
-        )
-    if notebook_instance_name is not None:
-        problem = _name_problem("notebook_instance_name", notebook_instance_name)
-        if problem:
-            problems.append(problem)
-        elif not _NAME_RE.match(notebook_instance_name) and _unresolved(notebook_instance_name):
-            problems.append(
-                "notebook_instance_name: must be a literal string, not a token: the IAM policy names the "
-                "instance's ARN at synth time; omit it to get a generated name"
-            )
-    problems += _literal_problems({
-        "direct_internet_access": (direct_internet_access, (bool,), "True or False"),
-        "root_access": (root_access, (bool,), "True or False"),
-        "install_dir": (bundle_options["install_dir"], (str,), "'/startup'"),
-        "deadline_seconds": (bundle_options["deadline_seconds"], (int,), "240 (seconds)"),
-        "compression": (bundle_options["compression"], (str,), "'xz' or 'gzip'"),
-        "delivery": (bundle_options["delivery"], (str,), "'auto', 'inline' or 's3'"),
-    })
-    if bundle_options["delivery"] is not None:
-        problems += _delivery_problems(bundle_options["delivery"])
-    problems += _type_problems({"role": role, "subnet": subnet, "security_groups": security_groups, "kms_key": kms_key})
-    problems += _scripts_problems({"on_start": on_start, "on_create": on_create})
-    if direct_internet_access is False and subnet is None:
-        problems.append(
-            "direct_internet_access=False needs a subnet: pass subnet=... (a private subnet whose VPC has the "
-            "endpoints or the NAT gateway the instance needs) and security_groups=[...]"
-        )
-    if subnet is not None and not security_groups:
-        problems.append(
-            "subnet is given without security_groups: SageMaker requires at least one security group for an "
-            "instance in a subnet; pass security_groups=[ec2.SecurityGroup(...)] (same VPC as the subnet)"
-        )
-    if security_groups and subnet is None:
-        problems.append("security_groups are given without a subnet: pass subnet=... (a subnet of the groups' VPC)")
-    if len(security_groups) > MAX_SECURITY_GROUPS:
-        problems.append(
-            f"security_groups: {len(security_groups)} given, SageMaker allows at most {MAX_SECURITY_GROUPS}; "
-            "merge rules into fewer groups"
-        )
-    repos: List[Tuple[str, Any]] = []
-    if default_code_repository is not None:
-        repos.append(("default_code_repository", default_code_repository))
-    if len(additional_code_repositories) > MAX_ADDITIONAL_CODE_REPOSITORIES:
-        problems.append(
-            f"additional_code_repositories: {len(additional_code_repositories)} given, SageMaker allows at most "
-            f"{MAX_ADDITIONAL_CODE_REPOSITORIES}; clone the others from a lifecycle script or a notebook"
-        )
-    repos.extend((f"additional_code_repositories[{i}]", r) for i, r in enumerate(additional_code_repositories))
-    for field, repo in repos:
-        if isinstance(repo, str) and repo == "":
-            problems.append(f"{field}: empty; give a git URL (https://...) or a SageMaker code repository name")
-        elif not isinstance(repo, str):
-            problems.append(f"{field}: expected a string; give a git URL or a SageMaker code repository name")
-        elif len(repo) > MAX_CODE_REPOSITORY_LENGTH and not _unresolved(repo):
-            problems.append(f"{field}: {len(repo)} characters, the limit is {MAX_CODE_REPOSITORY_LENGTH}; shorten it")
-    return problems
