@@ -90,7 +90,7 @@ _HOOKS = ("on-start", "on-create")
 # separator, the payload's first 3 bytes; a line "MODE PATH", then the data) below the current
 # directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders. A
 # path that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
-# bash's single quotes: no ' here. unbundle.py reads this shape: keep them in step.
+# bash's single quotes: no ' here. unbundle/bundles.py reads this shape: keep them in step.
 _PY_DECODE = """python3 -c 'import lzma,os
 n=0
 for c in input():n=n*95+ord(c)-32
@@ -660,7 +660,7 @@ class Bundle:
         return rendered
 
     def _decoder(self, hook: str, install_dir: str) -> str:
-        # unbundle.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
+        # unbundle/bundles.py parses this shape (header comment, the 'P' heredoc, the exec line): keep them in step.
         # Every character here is paid in every bundle: keep it short. The runner sets PATH itself;
         # SageMaker's PATH has /usr/bin, where python3, base64 and tar live. When one is missing, the
         # shell's own error line names it (and python's names a missing lzma module).
