@@ -43,22 +43,7 @@ def _check_props(
 ) -> List[str]:
     """Every problem with the props of a NotebookInstance (an empty list when they are fine)."""
     problems: List[str] = []
-    if lifecycle_config is not None:
-        if not isinstance(lifecycle_config, LifecycleConfig):
-            problems.append(
-                f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}; "
-                "pass LifecycleConfig(...)"
-            )
-        if on_start is not None or on_create is not None or features is not None:
-            problems.append(
-                "lifecycle_config: pass either lifecycle_config (shared) or on_start/on_create/features, not both"
-            )
-        given = [k for k, v in bundle_options.items() if v is not None]
-        if given:
-            problems.append(
-                f"{', '.join(given)}: only for the lifecycle configuration created here; with a shared "
-                "lifecycle_config, pass them to its LifecycleConfig(...)"
-            )
+    problems += lifecycle_config_problems(lifecycle_config, on_start, on_create, features, bundle_options, "here")
     if not isinstance(instance_type, str) or not instance_type:
         problems.append(f"instance_type: expected a string, got {instance_type!r}; give one such as 'ml.t3.medium'")
     elif not instance_type.startswith("ml.") and not _unresolved(instance_type):
@@ -136,4 +121,30 @@ def _check_props(
             problems.append(f"{field}: expected a string; give a git URL or a SageMaker code repository name")
         elif len(repo) > MAX_CODE_REPOSITORY_LENGTH and not _unresolved(repo):
             problems.append(f"{field}: {len(repo)} characters, the limit is {MAX_CODE_REPOSITORY_LENGTH}; shorten it")
+    return problems
+
+
+def lifecycle_config_problems(
+    lifecycle_config: Any, on_start: Any, on_create: Any, features: Any, bundle_options: dict, creator: str
+) -> List[str]:
+    """A shared ``lifecycle_config`` excludes the scripts, features and bundle options a notebook or a fleet
+    would otherwise build its own configuration from (``creator``: where that one is created, for the message)."""
+    problems: List[str] = []
+    if lifecycle_config is None:
+        return problems
+    if not isinstance(lifecycle_config, LifecycleConfig):
+        problems.append(
+            f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}; "
+            "pass LifecycleConfig(...)"
+        )
+    if on_start is not None or on_create is not None or features is not None:
+        problems.append(
+            "lifecycle_config: pass either lifecycle_config (shared) or on_start/on_create/features, not both"
+        )
+    given = [k for k, v in bundle_options.items() if v is not None]
+    if given:
+        problems.append(
+            f"{', '.join(given)}: only for the lifecycle configuration created {creator}; with a shared "
+            "lifecycle_config, pass them to its LifecycleConfig(...)"
+        )
     return problems

@@ -17,6 +17,7 @@ from constructs import Construct
 from ..features import Features
 from ..scripts import StartupScripts
 from ._naming import _NAME_RE, NAME_MAX_LENGTH, _path
+from ._props_check import lifecycle_config_problems
 from ._validation import _raise_all
 from .lifecycle_config import LifecycleConfig, own_lifecycle_config
 from .notebook_instance import DEFAULT_INSTANCE_TYPE, DEFAULT_PLATFORM_IDENTIFIER, DEFAULT_VOLUME_SIZE_IN_GB, NotebookInstance
@@ -351,19 +352,8 @@ def _check_fleet(
     if (isinstance(users_per_stack, bool) or not isinstance(users_per_stack, int)
             or not 1 <= users_per_stack <= MAX_USERS_PER_SHARD):
         problems.append(f"users_per_stack: expected a whole number from 1 to {MAX_USERS_PER_SHARD}, got {users_per_stack!r}")
-    if lifecycle_config is not None:
-        if not isinstance(lifecycle_config, LifecycleConfig):
-            problems.append(f"lifecycle_config: expected a LifecycleConfig, got {type(lifecycle_config).__name__}")
-        if on_start is not None or on_create is not None or features is not None:
-            problems.append(
-                "lifecycle_config: pass either lifecycle_config or on_start/on_create/features, not both"
-            )
-        given = [k for k, v in bundle_options.items() if v is not None]
-        if given:
-            problems.append(
-                f"{', '.join(given)}: only for the lifecycle configuration the fleet creates; with "
-                "lifecycle_config, pass them to its LifecycleConfig(...)"
-            )
+    problems += lifecycle_config_problems(lifecycle_config, on_start, on_create, features, bundle_options,
+                                          "by the fleet")
     return problems
 
 
