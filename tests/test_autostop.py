@@ -8,7 +8,6 @@ Both servers are started once per module and killed by their fixtures.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 import json
@@ -451,9 +450,10 @@ def _token_search(module, monkeypatch, runtime: Path) -> list:
     """Run autostop's token search over `runtime` against a Jupyter that always answers 403;
     return the tokens it sent (one per runtime file it accepted)."""
     sent: list = []
+    headers = module.H  # the headers of every request to Jupyter
 
     def request(url):
-        sent.append(module.args.token)
+        sent.append(headers.get("Authorization", "").replace("token ", "") or None)
         return 403, None
 
     monkeypatch.setattr(module, "request", request)
@@ -461,9 +461,11 @@ def _token_search(module, monkeypatch, runtime: Path) -> list:
     monkeypatch.setattr(module.glob, "glob", lambda pattern: sorted(
         str(p) for p in runtime.glob("*server-*.json")) if pattern.startswith(str(runtime)) else [])
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    monkeypatch.setattr(module, "args", argparse.Namespace(jupyter_url="https://127.0.0.1:1", token=None))
+    monkeypatch.setitem(module.S, "--jupyter-url", "https://127.0.0.1:1")
+    headers.clear()
     with pytest.raises(RuntimeError, match="answered HTTP 403"):
         module.get("/api/kernels")
+    headers.clear()
     return sent
 
 
