@@ -384,6 +384,24 @@ def test_dry_run_decides_but_does_not_stop(clean_jupyter, autostop, sagemaker, i
     assert status(sagemaker, instance) == "InService"
 
 
+def test_flags_come_from_the_environment_when_1(clean_jupyter, autostop, sagemaker, instance):
+    autostop.remember(3600)
+    autostop.env.update(NL_AUTOSTOP_QUIET="0", NL_AUTOSTOP_DRY_RUN="1")  # quiet only with 1: still on stdout
+    out = autostop.run(idle=1)
+    assert f"{instance[0]} is InService; not stopping (dry run)" in out
+    assert status(sagemaker, instance) == "InService"
+
+
+def test_unknown_option_is_refused_before_any_check(script, tmp_path):
+    state = tmp_path / "state" / "s.json"
+    for argv, code in ((["--idle-minutes", "5"], 2), (["--state"], 2), (["--help"], 0)):
+        proc = subprocess.run([PY, str(script), "--state", str(state), "--logs", str(tmp_path / "a.log"), *argv],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == code, (argv, proc)
+        assert proc.stdout.startswith("usage: autostop.py") and "--idle-seconds" in proc.stdout
+        assert not state.exists() and not (tmp_path / "a.log").exists()
+
+
 # -- a server that demands a token ----------------------------------------------------------------
 @pytest.fixture
 def token_jupyter(tmp_path_factory, tls):
