@@ -20,7 +20,8 @@ every setting in S, flags as True/False. Jupyter's token files are looked for
 in $JUPYTER_RUNTIME_DIR and in ec2-user's and root's runtime folders.
 
 Shipped minified (shipped.minify_python: no comments or docstrings, minimal
-spacing, names shortened). Comments cost nothing on the instance, code does (the
+spacing, names shortened: tests reach its functions through shipped.python_names).
+Comments cost nothing on the instance, code does (the
 whole on-start script must fit in 16 KiB of base64): keep the code plain, the
 messages short, the knobs few, and say each thing once.
 """
