@@ -8,7 +8,6 @@ Both servers are started once per module and killed by their fixtures.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_lifecycle.shipped import shipped_file
+from notebook_lifecycle.shipped import on_instance_text, python_names, shipped_file
 from servers import free_port, moto_server, stop_process
 
 pytest.importorskip("jupyter_server")
@@ -385,6 +384,24 @@ def test_dry_run_decides_but_does_not_stop(clean_jupyter, autostop, sagemaker, i
     assert status(sagemaker, instance) == "InService"
 
 
+def test_flags_come_from_the_environment_when_1(clean_jupyter, autostop, sagemaker, instance):
+    autostop.remember(3600)
+    autostop.env.update(NL_AUTOSTOP_QUIET="0", NL_AUTOSTOP_DRY_RUN="1")  # quiet only with 1: still on stdout
+    out = autostop.run(idle=1)
+    assert f"{instance[0]} is InService; not stopping (dry run)" in out
+    assert status(sagemaker, instance) == "InService"
+
+
+def test_unknown_option_is_refused_before_any_check(script, tmp_path):
+    state = tmp_path / "state" / "s.json"
+    for argv, code in ((["--idle-minutes", "5"], 2), (["--state"], 2), (["--help"], 0)):
+        proc = subprocess.run([PY, str(script), "--state", str(state), "--logs", str(tmp_path / "a.log"), *argv],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == code, (argv, proc)
+        assert proc.stdout.startswith("usage: autostop.py") and "--idle-seconds" in proc.stdout
+        assert not state.exists() and not (tmp_path / "a.log").exists()
+
+
 # -- a server that demands a token ----------------------------------------------------------------
 @pytest.fixture
 def token_jupyter(tmp_path_factory, tls):
@@ -413,6 +430,14 @@ def test_token_server_without_runtime_files_never_stops(token_jupyter, script, t
 
 
 # -- pieces, without servers -----------------------------------------------------------------------
+#: the shipped module's name for each renamed module-level name of the source (the minifier renames them)
+NAMES = python_names(on_instance_text("features/autostop.py"))
+
+
+def name(source_name: str) -> str:
+    return NAMES.get(source_name, source_name)
+
+
 @pytest.fixture(scope="module")
 def module(script):
     spec = importlib.util.spec_from_file_location("autostop_shipped", script)
@@ -436,7 +461,7 @@ def module(script):
     (" 2024-03-01T12:00:00Z\n", "2024-03-01T12:00:00.000000"),
 ])
 def test_parse_time_is_utc_and_robust(module, text, expected):
-    t = module.parse_time(text)
+    t = getattr(module, name("parse_time"))(text)
     assert t.utcoffset() == dt.timedelta(0)
     assert t.strftime("%Y-%m-%dT%H:%M:%S.%f") == expected
 
@@ -444,26 +469,29 @@ def test_parse_time_is_utc_and_robust(module, text, expected):
 @pytest.mark.parametrize("text", [None, 5, "", "yesterday", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z",
                                   "2024-03-01T25:00:00Z", "2024-03-01T12:00:00Zjunk"])
 def test_parse_time_rejects_garbage(module, text):
-    assert module.parse_time(text) is None
+    assert getattr(module, name("parse_time"))(text) is None
 
 
 def _token_search(module, monkeypatch, runtime: Path) -> list:
     """Run autostop's token search over `runtime` against a Jupyter that always answers 403;
     return the tokens it sent (one per runtime file it accepted)."""
     sent: list = []
+    headers = getattr(module, name("H"))  # the headers of every request to Jupyter
 
     def request(url):
-        sent.append(module.args.token)
+        sent.append(headers.get("Authorization", "").replace("token ", "") or None)
         return 403, None
 
-    monkeypatch.setattr(module, "request", request)
-    monkeypatch.setattr(module, "log", lambda msg: None)
+    monkeypatch.setattr(module, name("request"), request)
+    monkeypatch.setattr(module, name("log"), lambda msg: None)
     monkeypatch.setattr(module.glob, "glob", lambda pattern: sorted(
         str(p) for p in runtime.glob("*server-*.json")) if pattern.startswith(str(runtime)) else [])
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    monkeypatch.setattr(module, "args", argparse.Namespace(jupyter_url="https://127.0.0.1:1", token=None))
+    monkeypatch.setitem(getattr(module, name("S")), "--jupyter-url", "https://127.0.0.1:1")
+    headers.clear()
     with pytest.raises(RuntimeError, match="answered HTTP 403"):
-        module.get("/api/kernels")
+        getattr(module, name("get"))("/api/kernels")
+    headers.clear()
     return sent
 
 

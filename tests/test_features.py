@@ -15,7 +15,7 @@ import pytest
 
 from notebook_lifecycle import Autostop, Binary, Bundle, BundleError, Features, StartupScripts
 from notebook_lifecycle.features import FEATURES_DIR, IamGrant, NOTEBOOK_INSTANCE, shell_quote
-from notebook_lifecycle.shipped import minify_python
+from notebook_lifecycle.shipped import minify_python, python_names
 
 SHA = "ab" * 32
 
@@ -386,13 +386,59 @@ def test_minify_python_renames_locals_only_where_safe():
     # renamed: shifted, values, items, and value (in the comprehension and the lambda alike)
     for gone in ("value", "shifted", "items"):
         assert gone not in out, (gone, out)
-    # kept: module names, globals, a parameter passed by keyword, names read in f-strings, except names
-    for kept in ("counter", "scale", "label", "result", "error", "total", "os.sep"):
+    # kept: globals, a parameter passed by keyword, names read in f-strings, except names, imports
+    for kept in ("counter", "scale", "label", "result", "error", "os.sep"):
         assert kept in out, (kept, out)
+    # the top-level functions are renamed too, consistently (python_names says how)
+    names = python_names(src)
+    assert sorted(names) == ["caller", "total"] and "total" not in out and "caller" not in out
     ns: dict = {}
     exec(compile(out, "m", "exec"), ns)
-    assert ns["caller"]([1, 2]) == ("n=6", [3, 5], os.sep) and ns["counter"] == 1
+    assert ns[names["caller"]]([1, 2]) == ("n=6", [3, 5], os.sep) and ns["counter"] == 1
     assert minify_python(src, rename=False).count("shifted") == 2
+
+
+def test_minify_python_renames_module_names_only_where_safe():
+    src = (
+        "import os\n"
+        "import re as regex\n"
+        "from sys import argv\n"
+        "import json\n"
+        "__all__ = ['public']\n"
+        "SETTING = {'a': 1}\n"
+        "SHADOWED = 1\n"
+        "IN_FSTRING = 'x'\n"
+        "FOR_TARGET = None\n"
+        "for LOOPED in range(2):\n"
+        "    FOR_TARGET = LOOPED\n"
+        "LIMIT = 3\n"
+        "class Kept:\n"
+        "    SETTING = 'bound in a class body too: kept'\n"
+        "Kept.LIMIT = 5\n"
+        "def public():\n"
+        "    return helper_function(SETTING['a'], default=SETTING) + LIMIT * Kept.LIMIT\n"
+        "def helper_function(value, default=SETTING):\n"
+        "    SHADOWED = value\n"
+        "    return SHADOWED + len(default) + len(Kept.SETTING) + len(f'{IN_FSTRING}')\n"
+        "def __dunder__():\n"
+        "    return os.sep, regex.escape('.'), argv is not None, json.dumps(FOR_TARGET + LOOPED)\n"
+    )
+    names = python_names(src)
+    # renamed: the module's own functions and variables that nothing else binds
+    assert sorted(names) == ["FOR_TARGET", "LIMIT", "LOOPED", "helper_function"], names
+    out = minify_python(src)
+    for gone in names:
+        assert gone not in out.replace("Kept.LIMIT", ""), (gone, out)
+    # kept: imports, __all__'s names, a name a function also binds, one read in an f-string, one a class
+    # body binds, classes, attributes (Kept.LIMIT) and keyword arguments (default=), dunders
+    for kept in ("os.sep", "regex.escape", "argv", "json.dumps", "def public(", "SHADOWED=", "{IN_FSTRING}",
+                 "SETTING=", "class Kept", "Kept.LIMIT=5", "*Kept.LIMIT", "default=", "def __dunder__("):
+        assert kept in out, (kept, out)
+    assert out.startswith("import os,re as regex;from sys import argv;import json;"), out
+    ns: dict = {}
+    exec(compile(out, "m", "exec"), ns)
+    assert ns["public"]() == 1 + 1 + len("bound in a class body too: kept") + 1 + 3 * 5
+    assert ns["__dunder__"]()[3] == "2" and ns[names["LIMIT"]] == 3
 
 
 X_VALUE = "a # not a comment"

@@ -453,6 +453,8 @@ def test_autostop_systemd_timer(make_emulator, platform):
     after = [
         f"cat {unit}.service {unit}.timer; stat -c '%U %a' {unit}.service {unit}.timer",
         "cat /var/lib/notebook-lifecycle/autostop.json",
+        # the first check, run by the step itself: it started the idle clock and logged what it found
+        f"tail -qn 1 /var/log/jupyter.log {VOL}/.lifecycle/logs/autostop.log",
         RERUN,
         f"md5sum {unit}.service {unit}.timer; cat /var/lib/notebook-lifecycle/autostop.json",
         # what the timer runs, run now: Jupyter is not there, so it says so and does not stop
@@ -462,8 +464,11 @@ def test_autostop_systemd_timer(make_emulator, platform):
     ]
     for _ in range(2):
         result = boot(emu, bundle, after)
-        units, state, rerun, digest, ran, cron = result.after_outputs
+        units, state, first, rerun, digest, ran, cron = result.after_outputs
         assert f"ExecStart={AUTOSTOP_RUN} --idle-seconds 2700 --ignore-connections\n" in units
+        assert [line.split(" autostop: ")[1] for line in first.splitlines()] == 2 * [
+            first.splitlines()[0].split(" autostop: ")[1]] and "cannot read https://localhost:8443/api/kernels" in first
+        assert first.endswith("; not stopping\n")
         assert "OnCalendar=*:0/5\n" in units and "WantedBy=timers.target\n" in units
         assert units.endswith("root 644\nroot 644\n")
         assert json.loads(state)["last_activity"].endswith("Z")

@@ -141,14 +141,26 @@ def test_shipped_autostop_is_the_minified_source():
     assert shipped == minify_python(AUTOSTOP.read_text())
     compile(shipped, "autostop.py", "exec")
 
-    # same code: the ASTs match once docstrings are dropped from the source and the local names of
-    # each function are numbered in order of appearance (the minifier renames them consistently)
+    # same code: the ASTs match once docstrings are dropped from the source, the local names of
+    # each function are numbered in order of appearance, and then the names the module binds itself
+    # (its functions and variables, not its imports) are numbered across the file (the minifier
+    # renames both consistently)
     def strip(tree, canon=True):
         for node in ast.walk(tree):
             body = getattr(node, "body", None)
             if isinstance(body, list) and len(body) > 1 and isinstance(body[0], ast.Expr) \
                     and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
                 node.body = body[1:]
+        for node in ast.walk(tree):  # consecutive imports, which the minifier joins (import os,re): one
+            body = getattr(node, "body", None)
+            if isinstance(body, list):
+                merged: list = []
+                for s in body:
+                    if isinstance(s, ast.Import) and merged and isinstance(merged[-1], ast.Import):
+                        merged[-1].names += s.names
+                    else:
+                        merged.append(s)
+                node.body = merged
         for fn in tree.body if canon else ():
             if isinstance(fn, ast.FunctionDef):
                 nodes = list(ast.walk(fn))
@@ -159,6 +171,15 @@ def test_shipped_autostop_is_the_minified_source():
                     attr = "arg" if isinstance(n, ast.arg) else "id" if isinstance(n, ast.Name) else None
                     if attr and getattr(n, attr) in bound:
                         setattr(n, attr, names.setdefault(getattr(n, attr), f"_v{len(names)}"))
+        if canon:
+            own = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} | {
+                n.id for s in tree.body if not isinstance(s, ast.FunctionDef)
+                for n in ast.walk(s) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            names = {}
+            for n in ast.walk(tree):
+                attr = "name" if isinstance(n, ast.FunctionDef) else "id" if isinstance(n, ast.Name) else None
+                if attr and getattr(n, attr) in own:
+                    setattr(n, attr, names.setdefault(getattr(n, attr), f"_g{len(names)}"))
         return ast.dump(tree)
     source = AUTOSTOP.read_text()
     assert strip(ast.parse(shipped)) == strip(ast.parse(source))

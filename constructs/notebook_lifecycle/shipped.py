@@ -19,7 +19,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable
 
-__all__ = ["on_instance_text", "minify_shell", "minify_python", "shipped_file", "shell_blocks"]
+__all__ = ["on_instance_text", "minify_shell", "minify_python", "python_names", "shipped_file", "shell_blocks"]
 
 
 def on_instance_text(name: str) -> str:
@@ -97,11 +97,14 @@ def minify_python(text: str, rename: bool = True) -> str:
     * comments, docstrings and blank lines go (a docstring that is a block's only statement stays);
     * each logical line becomes one physical line, indented by one space a level, with a space
       between two tokens only where Python needs one (``a,b=f(x,y)``);
-    * consecutive simple statements of a block are joined with ``;``, and a block of one line
-      goes on its header's line (``if not m:return None``);
-    * with ``rename``, the local variables and parameters of each top-level function get the
-      shortest names unused in the file (see :func:`_local_renames`). Module-level names,
-      attributes, keyword parameters and everything inside f-strings keep theirs.
+    * consecutive simple statements of a block are joined with ``;`` (consecutive ``import``
+      statements become one: ``import os,re``), and a block of one line goes on its header's line
+      (``if not m:return None``);
+    * with ``rename``, the top-level functions and module-level variables (see
+      :func:`_module_renames`; :func:`python_names` says which), then the local variables and
+      parameters of each top-level function (see :func:`_renames`), get the shortest names unused
+      in the file. Classes, imports, attributes, keyword parameters and everything inside f-strings
+      keep theirs.
 
     String literals (multi-line ones included) are kept as written. Users' files are never touched.
     """
@@ -113,7 +116,7 @@ def minify_python(text: str, rename: bool = True) -> str:
             first = body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
                 doc_rows.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
-    renames = _local_renames(tree, text) if rename else {}
+    renames = _renames(tree, text) if rename else {}
     src = text.splitlines(keepends=True)
 
     def source(start: tuple, end: tuple) -> str:
@@ -122,7 +125,7 @@ def minify_python(text: str, rename: bool = True) -> str:
             return src[r1 - 1][c1:c2]
         return src[r1 - 1][c1:] + "".join(src[r1:r2 - 1]) + src[r2 - 1][:c2]
 
-    lines: list = []  # [level, text, kind]: kind "simple", "header" (ends with ':') or "closed"
+    lines: list = []  # [level, text, kind, plain import?]: kind "simple", "header" (ends with ':') or "closed"
     level, words, kinds = 0, [], []  # type: int, list[str], list[str]  # words: token texts of the current logical line; kinds: their types
     fstring = None  # (start, depth) while inside an f-string that tokenize splits up (Python 3.12+)
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -144,24 +147,25 @@ def minify_python(text: str, rename: bool = True) -> str:
             level -= 1
         elif kind == "NEWLINE":
             if words and tok.start[0] not in doc_rows:
-                lines.append([level, _join_tokens(words, kinds), _line_kind(words)])
+                lines.append([level, _join_tokens(words, kinds), _line_kind(words), words[0] == "import" and ";" not in words])
             words, kinds = [], []
         elif kind not in ("COMMENT", "NL", "ENDMARKER", "ENCODING"):
             words.append(renames.get(tok.start, tok.string) if kind == "NAME" else tok.string)
             kinds.append(kind)
-    # consecutive simple statements of one block: one line
+    # consecutive simple statements of one block: one line; consecutive imports: one statement
     joined: list = []
     for line in lines:
         prev = joined[-1] if joined else None
         if prev and prev[2] == line[2] == "simple" and prev[0] == line[0]:
-            prev[1] += ";" + line[1]
+            prev[1] += "," + line[1][len("import "):] if prev[3] and line[3] else ";" + line[1]
+            prev[3] = line[3]
         else:
             joined.append(list(line))
     # a header whose block is one (simple) line: together
     out: list = []
     i = 0
     while i < len(joined):
-        level, body, kind = joined[i]
+        level, body, kind, _ = joined[i]
         nxt = joined[i + 1] if i + 1 < len(joined) else None
         after = joined[i + 2] if i + 2 < len(joined) else None
         if kind == "header" and nxt and nxt[2] == "simple" and nxt[0] == level + 1 and (after is None or after[0] <= level):
@@ -198,19 +202,89 @@ def _join_tokens(words: list, kinds: list) -> str:
     return out
 
 
-def _local_renames(tree: ast.Module, text: str) -> dict:
-    """``{(row, col): new name}`` for the NAME tokens of function-local names, per top-level function.
+def python_names(text: str) -> dict:
+    """``{old: new}`` for the module-level names that :func:`minify_python` renames in ``text``.
 
-    A name is renamed only where that is certainly safe: it is a parameter or assigned in the
+    For tests and tools that reach into a shipped module (``getattr(module, names["parse_time"])``).
+    """
+    tree = ast.parse(text)
+    return _module_renames(tree, _taken(text))
+
+
+def _taken(text: str) -> set:
+    """Names a new name must not be: keywords, builtins and every NAME in the file (attributes too)."""
+    return set(keyword.kwlist) | set(dir(builtins)) | {
+        t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME}
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+def _module_renames(tree: ast.Module, taken: set) -> dict:
+    """``{old: new}`` for the top-level functions and module-level variables that are safe to rename.
+
+    A name qualifies when it is defined by a top-level ``def`` or assigned by a statement at module
+    level, and is bound nowhere else: not a parameter, not assigned inside a function, class, lambda
+    or comprehension, not imported, not an ``except ... as`` name, not declared global/nonlocal (those
+    statements carry no positions), not read inside an f-string (kept verbatim), not a dunder and not
+    listed in ``__all__``. Classes keep their names. Every use in the file (a read in a function, a
+    default value) is a ``Name`` node and is renamed alike; attributes (``module.name``) and keyword
+    arguments are other namespaces and are never touched. Our files never look a name up by string
+    (``globals()``, ``getattr(module, "...")``). New names: the shortest unused in the file, the most
+    used first.
+    """
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    top: list = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    while top:  # module-level statements, not descending into new scopes
+        node = top.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif not isinstance(node, _SCOPES):
+            top.extend(ast.iter_child_nodes(node))
+    elsewhere: set = set()
+    for scope in ast.walk(tree):
+        if isinstance(scope, _SCOPES):
+            elsewhere.update(n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                             and n is not scope)
+    for n in ast.walk(tree):
+        if isinstance(n, ast.arg):
+            elsewhere.add(n.arg)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            elsewhere.update(n.names)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            elsewhere.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            elsewhere.add(n.name)
+        elif isinstance(n, ast.JoinedStr):
+            elsewhere.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name))
+        elif isinstance(n, ast.Assign) and any(isinstance(x, ast.Name) and x.id == "__all__" for x in n.targets):
+            elsewhere.update(c.value for c in ast.walk(n.value) if isinstance(c, ast.Constant))
+    names = {n for n in defined - elsewhere if not n.startswith("__")}
+    uses: dict = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id in names:
+            uses[n.id] = uses.get(n.id, 0) + 1
+    fresh = (s for s in _short_names() if s not in taken)
+    new = {old: next(fresh) for old in sorted(names, key=lambda n: (-uses.get(n, 0), n))}
+    return {old: short for old, short in new.items() if len(short) < len(old)}
+
+
+def _renames(tree: ast.Module, text: str) -> dict:
+    """``{(row, col): new name}`` for the NAME tokens to rename: module-level names
+    (:func:`_module_renames`), then function-local names per top-level function.
+
+    A local name is renamed only where that is certainly safe: it is a parameter or assigned in the
     function (or in a lambda or comprehension inside it), it is not a module-level name, a builtin,
     declared global/nonlocal, imported, an ``except ... as`` name, used inside an f-string, or a
     parameter name that some call in the file passes by keyword. Functions with a nested def or
     class are left alone. Every use inside the function is renamed alike, so shadowing in a lambda or
     comprehension stays consistent. New names are the shortest ones that appear nowhere in the file
-    (not even as attributes), the most used local first.
+    (not even as attributes) and are no module-level name's new name, the most used local first.
     """
-    taken = set(keyword.kwlist) | set(dir(builtins)) | {
-        t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME}
+    taken = _taken(text)
+    module = _module_renames(tree, taken)
+    taken |= set(module.values())
     module_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & _module_bound(tree)
     by_keyword = {k.arg for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg}
     rows = text.splitlines()
@@ -219,6 +293,16 @@ def _local_renames(tree: ast.Module, text: str) -> dict:
         return len(rows[node.lineno - 1].encode()[: node.col_offset].decode())
 
     renames: dict = {}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id in module:
+            renames[(n.lineno, col(n))] = module[n.id]
+    # a def's name: the NAME token after the `def` keyword on its line
+    def_rows = {fn.lineno: fn.name for fn in tree.body if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    after_def = False
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if after_def and tok.string in module and def_rows.get(tok.start[0]) == tok.string:
+            renames[tok.start] = module[tok.string]
+        after_def = tok.type == tokenize.NAME and tok.string == "def"
     for fn in tree.body:
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue

@@ -4,21 +4,20 @@
 # loop (pidfile; a re-run replaces it); its log line names the one taken and why. The check
 # runs with the root-owned /usr/bin/python3; autostop.py itself finds a Python with boto3 for
 # the AWS calls and runs it as ec2-user.
+# A first check runs here, at once: it starts the idle clock (autostop.py writes its state file,
+# on the root volume: one per boot, kept when this runs again) and logs what it found.
 # Schedules are rewritten, never appended. Always exits 0. Shipped minified (no heredocs).
 # autostop.conf (always written by features.py) sets NL_IDLE_MINUTES and NL_IGNORE_CONNECTIONS.
 set -u
-here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+here=${BASH_SOURCE[0]%/*}
 # shellcheck source=/dev/null
 . "$here/autostop.conf"
 py=/usr/bin/python3
 [ -x $py ] || { echo "ERROR no $py: autostop is off"; exit 0; }
 cmd=("$py" "$here/autostop.py" --quiet --idle-seconds $((NL_IDLE_MINUTES * 60)))
 [ "$NL_IGNORE_CONNECTIONS" = 1 ] && cmd+=(--ignore-connections)
+"${cmd[@]}"
 every="every 5 minutes, stopping after $NL_IDLE_MINUTES idle minutes"
-# the idle clock starts now, unless it already runs (the state is on the root volume: one per boot)
-state=/var/lib/notebook-lifecycle/autostop.json
-mkdir -p ${state%/*}
-[ -e $state ] || echo "{\"last_activity\": \"$(date -u +%FT%TZ)\"}" >$state
 name=notebook-lifecycle-autostop
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   unit=/etc/systemd/system/$name
@@ -36,7 +35,7 @@ else
   pid=/run/$name.pid
   old=$(cat $pid 2>/dev/null)
   grep -qs autostop.py "/proc/$old/cmdline" && kill "$old"
-  setsid bash -c 'while :; do "$@"; sleep 300; done' autostop-loop "${cmd[@]}" </dev/null >/dev/null 2>>/var/log/jupyter.log &
+  setsid bash -c 'while sleep 300; do "$@"; done' autostop-loop "${cmd[@]}" </dev/null >/dev/null 2>>/var/log/jupyter.log &
   echo $! >$pid
   echo "no systemd, no cron daemon: a detached loop (pid $!) runs $every"
 fi
