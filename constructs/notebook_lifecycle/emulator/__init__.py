@@ -56,6 +56,14 @@ not Amazon Linux's; only the root filesystem is overlaid, so a host whose
 units merely answer ``active``). It is a test bench, not a security boundary:
 the kernel, ``/sys`` (read-only) and the host folders in ``binds`` are shared.
 
+The package, one concept per module (``from notebook_lifecycle.emulator import X`` works for every
+public name): :mod:`.sandbox` boots the sandbox and runs the hooks (:class:`Emulator`);
+:mod:`.result` is what a hook did and the verdict (:class:`RunResult`, :class:`StubCall`,
+:func:`summary_table`); :mod:`.machine` checks that this machine can host it
+(:func:`unavailable_reason`) and holds the errors; :mod:`.profiles` the platform profiles and
+limits; :mod:`.shell` reads the bash parts (``init.sh``, ``stub-*.sh``); ``forward.py`` relays
+``forward`` ports.
+
 Example::
 
     emu = Emulator(tmp_path / "state", platform="al2", hide=("xz",))

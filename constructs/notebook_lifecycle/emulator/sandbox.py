@@ -40,7 +40,7 @@ _FORWARD = Path(__file__).with_name("forward.py")
 
 
 class Emulator:
-    """A notebook instance that boots in a sandbox on this machine; see the module docstring.
+    """A notebook instance that boots in a sandbox on this machine; see the package docstring.
 
     :param state_dir: host folder that keeps the instance's volume across runs:
         ``<state_dir>/SageMaker`` is ``/home/ec2-user/SageMaker``. Created when missing.

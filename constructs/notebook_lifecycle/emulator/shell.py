@@ -1,15 +1,14 @@
-"""The sandbox's shell parts, read from the real files next to this module: its PID 1 (``init.sh``) and the
-recording stubs."""
+"""The sandbox's shell parts: its PID 1 (``init.sh``) and the recording stubs, read from the real files
+next to this module (shellcheck lints them, tests/test_on_instance_lint.py).
+
+Everything that writes inside the sandbox does so *inside* the chroot (``inbox ...``), so that a
+symlink planted by a script can never lead a write onto the host.
+"""
 
 from __future__ import annotations
 
 import shlex
 from importlib import resources
-
-# ---------------------------------------------------------------------------------------------
-# Shell parts: real files next to this module (shellcheck lints them, tests/test_on_instance_lint.py).
-# Everything that writes inside the sandbox does so *inside* the chroot (`inbox ...`), so that a
-# symlink planted by a script can never lead a write onto the host.
 
 
 def _shell(name: str) -> str:
