@@ -18,12 +18,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from cdk_apps import EXAMPLE_STACK, REPO, example_template, only  # noqa: I001
-from servers import moto_clients, moto_env, moto_server
+from servers import moto_clients, moto_env
 
 pytestmark = pytest.mark.cdkcli
 
@@ -101,13 +100,6 @@ def test_cdk_synth_writes_the_example_template_without_warnings(
 
 
 # -- deploy to moto ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
-        with moto_server(host="127.0.0.1", log=log, env=_base_env()) as endpoint:
-            yield endpoint
 
 
 def test_cdk_deploy_to_moto_and_read_the_lifecycle_config_back(moto_endpoint: str, tmp_path: Path) -> None:

@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from cdk_apps import REPO  # noqa: I001
 from cdk_apps.fleet import STACK_NAME, USERS
-from servers import moto_clients, moto_env, moto_server
+from servers import moto_clients, moto_env
 from test_cdk_cli import ACCOUNT, CDK, REGION, VENV_BIN, _base_env, _deploy
 
 pytestmark = pytest.mark.cdkcli
 
 APP = f"{VENV_BIN / 'python'} {REPO / 'tests' / 'cdk_apps' / 'fleet.py'}"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
-        with moto_server(host="127.0.0.1", log=log, env=_base_env()) as endpoint:
-            yield endpoint
 
 
 def test_cdk_deploy_a_three_user_fleet_to_moto(moto_endpoint: str, tmp_path: Path) -> None:
