@@ -29,6 +29,11 @@ or overlayfs, no sudo):
     /startup, the crontab spool, the hostname...). ``host_snapshot.assert_unchanged()``
     compares the machine with the moment the fixture was created.
 
+``moto_endpoint -> str`` (module scope)
+    ``http://localhost:PORT`` of a moto server on 127.0.0.1 that the test module shares (its log in
+    a temporary folder; started without this process's ``AWS_*``/``CDK_*`` variables). For the CDK
+    CLI deploys; ``servers.moto_env`` and ``servers.moto_clients`` point the CLI and boto3 at it.
+
 Helper functions (import them: ``from conftest import summary_rows``):
 ``summary_rows(text, hook="on-start")`` parses the runner's summary table of a log or output into
 ``{step: (user, status)}``; ``marked(result, tag)`` returns the lines a step printed
@@ -43,12 +48,13 @@ import hashlib
 import os
 import socket
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pytest
 
 from notebook_lifecycle import Bundle, StartupScripts
 from notebook_lifecycle.emulator import Emulator, RunResult, unavailable_reason
+from servers import moto_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -209,6 +215,14 @@ def make_bundle() -> Callable[..., Bundle]:
 @pytest.fixture
 def host_snapshot() -> HostSnapshot:
     return HostSnapshot()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
+        with moto_server(host="127.0.0.1", log=log, env=env) as endpoint:
+            yield endpoint
 
 
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:

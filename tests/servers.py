@@ -11,9 +11,11 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import IO, Iterator, Mapping, Optional, Union
+from typing import IO, Any, Iterator, Mapping, Optional, Union
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+#: moto accepts any credentials; these are the ones the tests give the SDKs and the CDK CLI.
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 def free_port() -> int:
@@ -64,3 +66,19 @@ def moto_server(
         yield url
     finally:
         stop_process(proc)
+
+
+def moto_env(base: Mapping[str, str], endpoint: str, region: str = "us-east-1", **more: str) -> dict[str, str]:
+    """``base`` plus what sends the AWS SDKs (and the CDK CLI) to the moto server at ``endpoint``: its URL,
+    the dummy credentials and ``region``; then ``more``."""
+    return {**base, "AWS_ENDPOINT_URL": endpoint, **MOTO_CREDENTIALS, "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region, **more}
+
+
+def moto_clients(endpoint: str, *services: str, region: str = "us-east-1") -> list[Any]:
+    """boto3 clients of ``services`` (``"cloudformation"``, ``"iam"``...) on the moto server at ``endpoint``."""
+    import boto3
+
+    session = boto3.Session(aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name=region)
+    return [session.client(s, endpoint_url=endpoint) for s in services]

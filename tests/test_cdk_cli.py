@@ -18,12 +18,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from cdk_apps import EXAMPLE_STACK, REPO, example_template, only  # noqa: I001
-from servers import moto_server
+from servers import moto_clients, moto_env
 
 pytestmark = pytest.mark.cdkcli
 
@@ -56,6 +55,13 @@ def _cdk(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.Co
     )
     assert result.returncode == 0, f"cdk {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def _deploy(stack: str, outdir: Path, env: dict[str, str], *app: str, timeout: float = 300) -> None:
+    """``cdk bootstrap`` then ``cdk deploy`` of ``stack`` (``app``: ``--app`` and its command, if any)."""
+    common = (*app, "--no-notices", "-o", str(outdir))
+    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", *common, env=env)
+    _cdk("deploy", stack, "--require-approval", "never", *common, env=env, timeout=timeout)
 
 
 # -- synth ---------------------------------------------------------------------------------------------
@@ -96,32 +102,12 @@ def test_cdk_synth_writes_the_example_template_without_warnings(
 # -- deploy to moto ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
-        with moto_server(host="127.0.0.1", log=log, env=_base_env()) as endpoint:
-            yield endpoint
-
-
 def test_cdk_deploy_to_moto_and_read_the_lifecycle_config_back(moto_endpoint: str, tmp_path: Path) -> None:
-    import boto3
-
-    env = _base_env()
-    env.update(
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-    )
+    env = moto_env(_base_env(), moto_endpoint, REGION)
     outdir = tmp_path / "cdk.out"
-    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices", "-o", str(outdir), env=env)
-    _cdk("deploy", EXAMPLE_STACK, "--require-approval", "never", "--no-notices", "-o", str(outdir), env=env)
+    _deploy(EXAMPLE_STACK, outdir, env)
 
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    cfn = session.client("cloudformation", endpoint_url=moto_endpoint)
-    sm = session.client("sagemaker", endpoint_url=moto_endpoint)
-    iam = session.client("iam", endpoint_url=moto_endpoint)
+    cfn, sm, iam = moto_clients(moto_endpoint, "cloudformation", "sagemaker", "iam", region=REGION)
     stack = cfn.describe_stacks(StackName=EXAMPLE_STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     physical = {
@@ -165,30 +151,18 @@ def test_cdk_deploy_publishes_a_200_kb_folder_as_an_s3_asset_that_the_script_fet
     import base64
     import hashlib
 
-    import boto3
-
     from notebook_lifecycle.emulator import Emulator, unavailable_reason
     from notebook_lifecycle.unbundle import read_script
     from test_delivery import realistic_folder
 
     folder = realistic_folder(tmp_path / "setup")
-    env = _base_env()
-    env.update(
-        AWS_ENDPOINT_URL=moto_endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, NOTEBOOK_LIFECYCLE_FOLDER=str(folder),
-    )
+    env = moto_env(_base_env(), moto_endpoint, REGION, NOTEBOOK_LIFECYCLE_FOLDER=str(folder))
     stack_name = "NotebookLifecycleDelivery"
     app = f"{VENV_BIN / 'python'} tests/cdk_apps/delivery_app.py"
     outdir = tmp_path / "cdk.out"
-    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", "--no-notices", "--app", app, "-o", str(outdir), env=env)
-    _cdk("deploy", stack_name, "--app", app, "--require-approval", "never", "--no-notices", "-o", str(outdir),
-         env=env, timeout=300)
+    _deploy(stack_name, outdir, env, "--app", app)
 
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    cfn = session.client("cloudformation", endpoint_url=moto_endpoint)
-    sm = session.client("sagemaker", endpoint_url=moto_endpoint)
-    s3 = session.client("s3", endpoint_url=moto_endpoint)
-    iam = session.client("iam", endpoint_url=moto_endpoint)
+    cfn, sm, s3, iam = moto_clients(moto_endpoint, "cloudformation", "sagemaker", "s3", "iam", region=REGION)
     physical = {
         r["ResourceType"]: r["PhysicalResourceId"]
         for r in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]

@@ -11,48 +11,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from cdk_apps import REPO  # noqa: I001
 from cdk_apps.fleet import STACK_NAME, USERS
-from servers import moto_server
-from test_cdk_cli import ACCOUNT, CDK, REGION, VENV_BIN, _base_env, _cdk
+from servers import moto_clients, moto_env
+from test_cdk_cli import ACCOUNT, CDK, REGION, VENV_BIN, _base_env, _deploy
 
 pytestmark = pytest.mark.cdkcli
 
 APP = f"{VENV_BIN / 'python'} {REPO / 'tests' / 'cdk_apps' / 'fleet.py'}"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
-        with moto_server(host="127.0.0.1", log=log, env=_base_env()) as endpoint:
-            yield endpoint
-
-
 def test_cdk_deploy_a_three_user_fleet_to_moto(moto_endpoint: str, tmp_path: Path) -> None:
-    import boto3
-
     assert CDK.exists()
-    env = _base_env()
-    env.update(
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-    )
-    outdir = tmp_path / "cdk.out"
-    common = ("--app", APP, "--no-notices", "-o", str(outdir))
-    _cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}", *common, env=env)
-    _cdk("deploy", STACK_NAME, "--require-approval", "never", *common, env=env, timeout=300)
+    env = moto_env(_base_env(), moto_endpoint, REGION)
+    _deploy(STACK_NAME, tmp_path / "cdk.out", env, "--app", APP)
 
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
-    cfn = session.client("cloudformation", endpoint_url=moto_endpoint)
-    sm = session.client("sagemaker", endpoint_url=moto_endpoint)
-    iam = session.client("iam", endpoint_url=moto_endpoint)
+    cfn, sm, iam = moto_clients(moto_endpoint, "cloudformation", "sagemaker", "iam", region=REGION)
 
     parent = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     assert parent["StackStatus"] == "CREATE_COMPLETE"
