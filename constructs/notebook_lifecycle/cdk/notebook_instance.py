@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, cast
 
 import jsii
 from aws_cdk import Annotations, ArnFormat, Resource, Stack, Stage
@@ -151,8 +151,183 @@ def _claim_name(scope: Construct, path: str, name: str, arns: _Arns) -> None:
     claimed[key] = path
 
 
+class _NotebookInstanceMembers:
+    """What :class:`NotebookInstance` offers besides the two members Node calls back (``grant_principal``,
+    ``connections``, declared on the class itself). It comes after ``Resource`` in the method resolution
+    order, as ``_Grants`` does: jsii looks for overrides of its members on the subclass's own members only
+    (it stops at the first jsii class), and that look-up, which costs per member and per jsii interface,
+    runs for every notebook made."""
+
+    _role: iam.IRole
+    _lifecycle_config: Optional[LifecycleConfig]
+    _policy: Optional[NotebookInstancePolicy]
+    _name: str
+    _resource: sagemaker.CfnNotebookInstance
+    _scope_for_arns: Construct
+    _statements_list: List[_Statement]
+    _payload_hooks: set
+    _direct_internet_access: bool
+
+    @classmethod
+    def from_notebook_instance_name(cls, scope: Construct, id: str, name: str) -> "INotebookInstance":
+        """A notebook instance made elsewhere (another app, the console), by its name, to grant on.
+
+        Its ARN is built in the stack of ``scope`` (``Stack.format_arn``) with the name lowercased,
+        as SageMaker writes it. ``name`` must be a literal string.
+        """
+        problem = _name_problem("name", name)
+        if problem is None and _unresolved(name):
+            problem = (
+                "name: must be a literal string, not a token: SageMaker lowercases the name in the "
+                "instance's ARN, which cannot be done to a token; pass the literal name"
+            )
+        if problem:
+            _raise_all(_path(scope, id), "NotebookInstance.from_notebook_instance_name", [problem])
+        return _ImportedNotebookInstance(scope, id, name)
+
+    # -- statements ---------------------------------------------------------------------------
+    @staticmethod
+    def _statements(scope: Construct, name: str, lifecycle_config: Optional[LifecycleConfig]) -> List[_Statement]:
+        arns = _Arns.of(scope)
+        group = f"log-group:{LIFECYCLE_LOG_GROUP}"
+        hooks = lifecycle_config.bundle.hooks if lifecycle_config is not None else ()
+        stream_names = [stream for hook, stream in _HOOK_STREAMS if hook in hooks] + [_JUPYTER_STREAM]
+        # SageMaker lowercases the name in ARNs; the log streams are named after the name as given
+        # (both forms are granted when they differ, in case the agent lowercases too).
+        instances = [name] if name == name.lower() else [name, name.lower()]
+        # Resource forms per action, from the Service Authorization Reference, "Actions, resources, and
+        # condition keys for Amazon CloudWatch Logs" (docs.aws.amazon.com/service-authorization/latest/
+        # reference/list_amazoncloudwatchlogs.html): CreateLogGroup and DescribeLogStreams take a log-group
+        # (log-group:NAME), CreateLogStream and PutLogEvents a log-stream (log-group:NAME:log-stream:STREAM).
+        # The CloudWatch Logs API Reference (LogGroup.arn) adds that IAM policies name a group as
+        # log-group:NAME:* "for most API actions": the group actions are evaluated against
+        # log-group:NAME:log-stream: (an empty stream), as AccessDenied messages show (for example
+        # hashicorp/terraform-provider-aws#8804). Both exact forms are granted: no wildcard.
+        statements = [
+            _Statement(
+                "WriteLifecycleLogGroup",
+                ("logs:CreateLogGroup", "logs:DescribeLogStreams"),
+                (arns.make("logs", group), arns.make("logs", f"{group}:log-stream:")),
+            ),
+            _Statement(
+                "WriteLifecycleLogStreams",
+                ("logs:CreateLogStream", "logs:PutLogEvents"),
+                tuple(arns.make("logs", f"{group}:log-stream:{n}/{s}") for n in instances for s in stream_names),
+            ),
+        ]
+        if lifecycle_config is not None:
+            actions: List[str] = []
+            for grant in lifecycle_config.iam_grants:
+                if grant.resource != NOTEBOOK_INSTANCE:  # pragma: no cover - only kind the core emits today
+                    raise ValueError(f"unknown IAM resource kind {grant.resource!r} in the bundle's grants")
+                actions.extend(a for a in grant.actions if a not in actions)
+            if actions:
+                statements.append(
+                    _Statement(
+                        "NotebookInstanceSelf",
+                        tuple(sorted(actions)),
+                        (arns.make("sagemaker", f"notebook-instance/{name.lower()}"),),
+                    )
+                )
+            hooks = lifecycle_config.s3_hooks
+            if hooks:
+                # S3 delivery: read the payload objects, each on its exact ARN (the asset bucket's
+                # default encryption needs no more: see docs/constructs.md)
+                statements.append(
+                    _Statement(
+                        "FetchLifecyclePayload",
+                        ("s3:GetObject",),
+                        tuple(
+                            (lifecycle_config.payload_object_arn(h), lifecycle_config.payload_object_shown(h))
+                            for h in hooks
+                        ),
+                    )
+                )
+        return statements
+
+    def _warn_s3_endpoint(self) -> None:
+        lc = self._lifecycle_config
+        if lc is None or self._direct_internet_access or not lc.s3_hooks or getattr(self, "_warned_s3", False):
+            return
+        self._warned_s3 = True
+        Annotations.of(cast(Construct, self)).add_warning_v2(
+            WARN_S3_DELIVERY_ENDPOINT,
+            f"the lifecycle payload ({', '.join(lc.s3_hooks)}) is delivered through S3 but "
+            "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
+            "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
+            "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
+            "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning",
+        )
+
+    def _grant_payload_fetch(self, sid: str) -> None:
+        """After an Aspect changed the lifecycle configuration: ``s3:GetObject`` on payload objects of hooks
+        that went to S3 since (the statement made at construction follows a changed payload by itself)."""
+        lc = self._lifecycle_config
+        if lc is None:
+            return
+        new = [h for h in lc.s3_hooks if h not in self._payload_hooks]
+        if new:
+            self._payload_hooks.update(new)
+            self.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid=sid, actions=["s3:GetObject"], resources=[lc.payload_object_arn(h) for h in new]
+                )
+            )
+        self._warn_s3_endpoint()
+
+    # -- public surface -----------------------------------------------------------------------
+    @property
+    def role(self) -> iam.IRole:
+        """The execution role (created or given)."""
+        return self._role
+
+    @property
+    def lifecycle_config(self) -> Optional[LifecycleConfig]:
+        """The lifecycle configuration in use, or ``None``."""
+        return self._lifecycle_config
+
+    @property
+    def policy(self) -> Optional[NotebookInstancePolicy]:
+        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role):
+        a :class:`NotebookInstancePolicy`, whose ``node.default_child`` is the ``iam.CfnManagedPolicy``."""
+        return self._policy
+
+    @property
+    def notebook_instance_name(self) -> str:
+        """The instance's name (the literal given or generated)."""
+        return self._name
+
+    @property
+    def notebook_instance_arn(self) -> str:
+        """The instance's ARN (``Ref``, which CloudFormation resolves to the ARN)."""
+        return self._resource.ref
+
+    def _arn_for_grants(self) -> str:
+        return _Arns.of(self._scope_for_arns).make("sagemaker", f"notebook-instance/{self._name.lower()}")[0]
+
+    @property
+    def policy_statements(self) -> List[dict]:
+        """The statements this library grants the role, readable (``${AWS::Region}`` etc. when env-agnostic)."""
+        return [s.readable() for s in self._statements_list]
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> bool:
+        """Add a statement to this instance's managed policy.
+
+        Returns ``False`` (and adds a warning) when the role is immutable.
+        """
+        if self._policy is None:
+            Annotations.of(cast(Construct, self)).add_warning_v2(
+                WARN_IMMUTABLE_ROLE,
+                f"role {self._role.node.path} is immutable; grant by hand: "
+                + json.dumps(statement.to_statement_json(), default=str, separators=(",", ":")),
+            )
+            return False
+        self._policy.add_statements(statement)
+        return True
+
+
 @jsii.implements(iam.IGrantable, ec2.IConnectable)
-class NotebookInstance(Resource, _Grants):
+class NotebookInstance(Resource, _NotebookInstanceMembers, _Grants):
     """A SageMaker notebook instance with its lifecycle configuration and a least-privilege role.
 
     Emits:
@@ -235,23 +410,6 @@ class NotebookInstance(Resource, _Grants):
     """
 
     __deepcopy__ = _construct_deepcopy
-
-    @classmethod
-    def from_notebook_instance_name(cls, scope: Construct, id: str, name: str) -> "INotebookInstance":
-        """A notebook instance made elsewhere (another app, the console), by its name, to grant on.
-
-        Its ARN is built in the stack of ``scope`` (``Stack.format_arn``) with the name lowercased,
-        as SageMaker writes it. ``name`` must be a literal string.
-        """
-        problem = _name_problem("name", name)
-        if problem is None and _unresolved(name):
-            problem = (
-                "name: must be a literal string, not a token: SageMaker lowercases the name in the "
-                "instance's ARN, which cannot be done to a token; pass the literal name"
-            )
-        if problem:
-            _raise_all(_path(scope, id), "NotebookInstance.from_notebook_instance_name", [problem])
-        return _ImportedNotebookInstance(scope, id, name)
 
     @accepts_props(NotebookInstanceProps)
     def __init__(
@@ -418,102 +576,7 @@ class NotebookInstance(Resource, _Grants):
         self._security_groups = security_groups
         self._connections: Optional[ec2.Connections] = None
 
-    # -- statements ---------------------------------------------------------------------------
-    @staticmethod
-    def _statements(scope: Construct, name: str, lifecycle_config: Optional[LifecycleConfig]) -> List[_Statement]:
-        arns = _Arns.of(scope)
-        group = f"log-group:{LIFECYCLE_LOG_GROUP}"
-        hooks = lifecycle_config.bundle.hooks if lifecycle_config is not None else ()
-        stream_names = [stream for hook, stream in _HOOK_STREAMS if hook in hooks] + [_JUPYTER_STREAM]
-        # SageMaker lowercases the name in ARNs; the log streams are named after the name as given
-        # (both forms are granted when they differ, in case the agent lowercases too).
-        instances = [name] if name == name.lower() else [name, name.lower()]
-        # Resource forms per action, from the Service Authorization Reference, "Actions, resources, and
-        # condition keys for Amazon CloudWatch Logs" (docs.aws.amazon.com/service-authorization/latest/
-        # reference/list_amazoncloudwatchlogs.html): CreateLogGroup and DescribeLogStreams take a log-group
-        # (log-group:NAME), CreateLogStream and PutLogEvents a log-stream (log-group:NAME:log-stream:STREAM).
-        # The CloudWatch Logs API Reference (LogGroup.arn) adds that IAM policies name a group as
-        # log-group:NAME:* "for most API actions": the group actions are evaluated against
-        # log-group:NAME:log-stream: (an empty stream), as AccessDenied messages show (for example
-        # hashicorp/terraform-provider-aws#8804). Both exact forms are granted: no wildcard.
-        statements = [
-            _Statement(
-                "WriteLifecycleLogGroup",
-                ("logs:CreateLogGroup", "logs:DescribeLogStreams"),
-                (arns.make("logs", group), arns.make("logs", f"{group}:log-stream:")),
-            ),
-            _Statement(
-                "WriteLifecycleLogStreams",
-                ("logs:CreateLogStream", "logs:PutLogEvents"),
-                tuple(arns.make("logs", f"{group}:log-stream:{n}/{s}") for n in instances for s in stream_names),
-            ),
-        ]
-        if lifecycle_config is not None:
-            actions: List[str] = []
-            for grant in lifecycle_config.iam_grants:
-                if grant.resource != NOTEBOOK_INSTANCE:  # pragma: no cover - only kind the core emits today
-                    raise ValueError(f"unknown IAM resource kind {grant.resource!r} in the bundle's grants")
-                actions.extend(a for a in grant.actions if a not in actions)
-            if actions:
-                statements.append(
-                    _Statement(
-                        "NotebookInstanceSelf",
-                        tuple(sorted(actions)),
-                        (arns.make("sagemaker", f"notebook-instance/{name.lower()}"),),
-                    )
-                )
-            hooks = lifecycle_config.s3_hooks
-            if hooks:
-                # S3 delivery: read the payload objects, each on its exact ARN (the asset bucket's
-                # default encryption needs no more: see docs/constructs.md)
-                statements.append(
-                    _Statement(
-                        "FetchLifecyclePayload",
-                        ("s3:GetObject",),
-                        tuple(
-                            (lifecycle_config.payload_object_arn(h), lifecycle_config.payload_object_shown(h))
-                            for h in hooks
-                        ),
-                    )
-                )
-        return statements
-
-    def _warn_s3_endpoint(self) -> None:
-        lc = self._lifecycle_config
-        if lc is None or self._direct_internet_access or not lc.s3_hooks or getattr(self, "_warned_s3", False):
-            return
-        self._warned_s3 = True
-        Annotations.of(self).add_warning_v2(
-            WARN_S3_DELIVERY_ENDPOINT,
-            f"the lifecycle payload ({', '.join(lc.s3_hooks)}) is delivered through S3 but "
-            "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
-            "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
-            "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
-            "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning",
-        )
-
-    def _grant_payload_fetch(self, sid: str) -> None:
-        """After an Aspect changed the lifecycle configuration: ``s3:GetObject`` on payload objects of hooks
-        that went to S3 since (the statement made at construction follows a changed payload by itself)."""
-        lc = self._lifecycle_config
-        if lc is None:
-            return
-        new = [h for h in lc.s3_hooks if h not in self._payload_hooks]
-        if new:
-            self._payload_hooks.update(new)
-            self.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid=sid, actions=["s3:GetObject"], resources=[lc.payload_object_arn(h) for h in new]
-                )
-            )
-        self._warn_s3_endpoint()
-
-    # -- public surface -----------------------------------------------------------------------
-    @property
-    def role(self) -> iam.IRole:
-        """The execution role (created or given)."""
-        return self._role
-
+    # -- members Node calls back (jsii overrides) ------------------------------------------
     @property
     def grant_principal(self) -> iam.IPrincipal:
         """The principal to grant to (the execution role): ``bucket.grant_read(notebook)``."""
@@ -525,47 +588,3 @@ class NotebookInstance(Resource, _Grants):
         if self._connections is None:
             self._connections = ec2.Connections(security_groups=self._security_groups)
         return self._connections
-
-    @property
-    def lifecycle_config(self) -> Optional[LifecycleConfig]:
-        """The lifecycle configuration in use, or ``None``."""
-        return self._lifecycle_config
-
-    @property
-    def policy(self) -> Optional[NotebookInstancePolicy]:
-        """The customer-managed policy holding this instance's permissions (``None`` for an immutable role):
-        a :class:`NotebookInstancePolicy`, whose ``node.default_child`` is the ``iam.CfnManagedPolicy``."""
-        return self._policy
-
-    @property
-    def notebook_instance_name(self) -> str:
-        """The instance's name (the literal given or generated)."""
-        return self._name
-
-    @property
-    def notebook_instance_arn(self) -> str:
-        """The instance's ARN (``Ref``, which CloudFormation resolves to the ARN)."""
-        return self._resource.ref
-
-    def _arn_for_grants(self) -> str:
-        return _Arns.of(self._scope_for_arns).make("sagemaker", f"notebook-instance/{self._name.lower()}")[0]
-
-    @property
-    def policy_statements(self) -> List[dict]:
-        """The statements this library grants the role, readable (``${AWS::Region}`` etc. when env-agnostic)."""
-        return [s.readable() for s in self._statements_list]
-
-    def add_to_role_policy(self, statement: iam.PolicyStatement) -> bool:
-        """Add a statement to this instance's managed policy.
-
-        Returns ``False`` (and adds a warning) when the role is immutable.
-        """
-        if self._policy is None:
-            Annotations.of(self).add_warning_v2(
-                WARN_IMMUTABLE_ROLE,
-                f"role {self._role.node.path} is immutable; grant by hand: "
-                + json.dumps(statement.to_statement_json(), default=str, separators=(",", ":")),
-            )
-            return False
-        self._policy.add_statements(statement)
-        return True
