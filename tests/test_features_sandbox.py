@@ -235,6 +235,23 @@ def test_persist_dirs_never_act_as_root_on_planted_links(make_emulator):
     assert summary_rows(result.output)["feature:persist-dirs"] == ("ec2-user", "ok")
 
 
+def test_persist_dirs_replace_a_link_elsewhere_and_leave_files_alone(make_emulator):
+    setup = ("install -d -o ec2-user -g ec2-user /tmp/elsewhere && ln -s /tmp/elsewhere /home/ec2-user/.config && "
+             "echo file >/home/ec2-user/.ssh && install -d -o ec2-user -g ec2-user -m 700 " + VOL + "/.persist && "
+             "echo file >" + VOL + "/.persist/.cache && chown -h ec2-user:ec2-user /home/ec2-user/.config "
+             "/home/ec2-user/.ssh " + VOL + "/.persist/.cache")
+    emu = make_emulator(setup=setup)
+    bundle = bundle_of(Features(persist_dirs=(".config", ".ssh", ".cache")))
+    result = boot(emu, bundle, [f"readlink {HOME}/.config; cat {HOME}/.ssh; test -e {HOME}/.cache || echo no-cache",
+                                RERUN, f"readlink {HOME}/.config; cat {HOME}/.ssh"])
+    assert result.after_outputs == [f"{VOL}/.persist/.config\nfile\nno-cache\n", "rerun=0\n",
+                                    f"{VOL}/.persist/.config\nfile\n"]
+    log = marked(result, "feature:persist-dirs")
+    assert f"{HOME}/.config -> {VOL}/.persist/.config" in log
+    assert f"{HOME}/.ssh or {VOL}/.persist/.ssh is not a folder; left alone" in log
+    assert f"{HOME}/.cache or {VOL}/.persist/.cache is not a folder; left alone" in log
+
+
 # -- persistent_conda -----------------------------------------------------------------------------
 def fake_conda_env(emu, name: str, with_ipykernel: bool) -> Path:
     """A venv on the volume, standing in for `conda create -n NAME` (ipykernel from this project's venv)."""
