@@ -294,11 +294,12 @@ class Features:
                 files.append(_file("environment.conf", _conf([("NL_DEPLOY_VALUES", " ".join(deploy))])))
             # environment.sh's optional blocks: decoding deploy-time values, making the bin dir
             without = tuple(b for b, on in (("deploy", deploy), ("bin", self.uses_bin_dir)) if not on)
-            lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
+            lines = ["# notebook-lifecycle rewrites this file at every start"]
             if self.uses_bin_dir:
                 # for ec2-user only, who owns the folder: root's PATH never holds a folder ec2-user can write
-                lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case ":$PATH:" in *:/home/ec2-user/SageMaker/.bin:*)'
-                             ';;*)PATH=/home/ec2-user/SageMaker/.bin:$PATH;export PATH;;esac;fi')
+                # (POSIX sh: dash reads it too; `case` needs no quotes, `export NAME=value` is POSIX)
+                lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case :$PATH: in *:/home/ec2-user/SageMaker/.bin:*)'
+                             ';;*)export PATH=/home/ec2-user/SageMaker/.bin:$PATH;esac;fi')
             for k, v in self.environment.items():
                 if not isinstance(v, DeployValue):
                     lines.append(f"export {k}={shell_quote(v)}")
