@@ -130,6 +130,7 @@ def test_bin_dir_made_by_root_is_handed_over_and_a_planted_link_is_not_followed(
     (emu.volume / ".bin").mkdir(parents=True)  # made by root (say, by an older version)
     result = boot(emu, bundle, ["stat -c '%U' " + VOL + "/.bin"])
     assert result.after_outputs == ["ec2-user\n"]
+    assert any(line.startswith(f"changed ownership of '{VOL}/.bin'") for line in marked(result, "feature:environment"))
     # ec2-user replaces the folder with a link to /etc: root must not chown /etc
     (emu.volume / ".bin").rmdir()
     (emu.volume / ".bin").symlink_to("/etc")

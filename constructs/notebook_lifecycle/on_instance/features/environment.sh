@@ -32,8 +32,9 @@ done
 bin=/home/ec2-user/SageMaker/.bin
 # ec2-user owns ~/SageMaker: made as ec2-user, root follows no link of theirs
 sudo -n -u ec2-user mkdir -p $bin && echo "$bin is ready"
-# made by root earlier? -h: a link is changed itself, never what it points to
-[ "$(stat -c %U $bin)" = ec2-user ] || { chown -h ec2-user: $bin && echo "gave $bin to ec2-user"; }
+# made by root earlier? -c: says so when it changes an owner; -h: a link is changed itself,
+# never what it points to
+chown -ch ec2-user: $bin
 #}bin
 # Jupyter reads the environment when it starts: restart it if it already runs (not blocking)
 if [ ! -d /run/systemd/system ]; then
