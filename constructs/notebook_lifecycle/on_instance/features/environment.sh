@@ -40,6 +40,6 @@ chown -ch ec2-user: $bin
 if [ ! -d /run/systemd/system ]; then
   echo "no systemd: jupyter-server not restarted"
 elif systemctl is-active --quiet jupyter-server 2>/dev/null; then
-  systemctl --no-block try-restart jupyter-server.service && echo "restarting jupyter-server for the new environment"
+  systemctl --no-block try-restart jupyter-server.service && echo "restarting jupyter-server"
 fi
 exit 0
