@@ -17,7 +17,8 @@ command -v curl >/dev/null || {
   # 10 s for each network operation, as curl's connect timeout; 120 s in all
   get=(timeout 120 python3 -c 'import socket,sys,urllib.request as u;socket.setdefaulttimeout(10);u.urlretrieve(sys.argv[2],sys.argv[1])')
 }
-while IFS=$'\t' read -r name url sum || [ "$name" ]; do
+# binaries.tsv is generated: every line ends with a newline
+while IFS=$'\t' read -r name url sum; do
   dest=$bin/$name
   if [ -e "$dest" ] || [ -L "$dest" ]; then
     echo "$name: present; not downloaded"
@@ -28,9 +29,9 @@ while IFS=$'\t' read -r name url sum || [ "$name" ]; do
   if ! "${get[@]}" "$tmp" "$url" 2>&1; then
     echo "ERROR $name: download from $url failed; not installed"
   elif [ "$sum" != - ] && ! got=$(sha256sum "$tmp" 2>&1); then
-    echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); the download was deleted"
+    echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); not installed"
   elif [ "$sum" != - ] && [ "${got%% *}" != "${sum,,}" ]; then
-    echo "ERROR $name: sha256 mismatch (expected $sum, got ${got%% *}); the download was deleted"
+    echo "ERROR $name: sha256 mismatch (expected $sum, got ${got%% *}); not installed"
   elif chmod 755 "$tmp" && mv -f "$tmp" "$dest"; then
     echo "$name: installed from $url ($(stat -c %s "$dest") bytes)"
   fi

@@ -13,7 +13,8 @@ here=${BASH_SOURCE[0]%/*}
 store=/home/ec2-user/SageMaker/.persist
 [ "$(id -un)" = ec2-user ] || { echo "runs as ec2-user only"; exit 0; }
 mkdir -p $store && chmod 700 $store || exit 0
-while IFS= read -r rel || [ "$rel" ]; do
+# persist-dirs.conf is generated: every line ends with a newline
+while IFS= read -r rel; do
   link=/home/ec2-user/$rel
   keep=$store/$rel
   if [[ -e $keep && ! -d $keep || ! -L $link && -e $link && ! -d $link ]]; then
