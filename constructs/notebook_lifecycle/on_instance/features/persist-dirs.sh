@@ -36,7 +36,7 @@ while IFS= read -r rel; do
       [ -e "$n" ] || [ -L "$n" ] || { mv "$e" "$keep/" && echo "added $e to $keep"; } || ok=0
     done
     if [ $ok = 0 ] || ! rm -rf "$link"; then
-      echo "could not merge $link into $keep; left as it is"
+      echo "could not merge $link into $keep; left alone"
       continue
     fi
   fi

@@ -4,10 +4,9 @@
 # puts new ones there), and each one with ipykernel is registered as a Jupyter kernel.
 # Always exits 0. Shipped minified: no heredocs, no multi-line strings.
 set -u
-home=/home/ec2-user
-envs=$home/SageMaker/.conda/envs
-rc=$home/.condarc
-kernels=$home/.local/share/jupyter/kernels
+envs=/home/ec2-user/SageMaker/.conda/envs
+rc=/home/ec2-user/.condarc
+kernels=/home/ec2-user/.local/share/jupyter/kernels
 [ "$(id -un)" = ec2-user ] || { echo "runs as ec2-user only"; exit 0; }
 mkdir -p $envs || exit 0
 # envs_dirs: ours first, then the image's. Edited as text (conda is slow, maybe absent),
@@ -20,7 +19,7 @@ else
   if ! grep -q '^envs_dirs:' $rc; then
     # a last line without its newline gets one first
     [ -z "$(tail -c 1 $rc)" ] || echo >>$rc
-    printf 'envs_dirs:\n  - %s\n' $home/anaconda3/envs >>$rc
+    printf 'envs_dirs:\n  - %s\n' /home/ec2-user/anaconda3/envs >>$rc
   fi
   if grep -q '^envs_dirs:\s*$' $rc; then
     sed -i "s|^envs_dirs:\s*\$|envs_dirs:\\n  - $envs|" $rc && echo "added $envs first to envs_dirs in $rc"
