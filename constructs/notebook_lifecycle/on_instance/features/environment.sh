@@ -15,6 +15,7 @@ cp "$here/profile.sh" $dest.tmp || ok=0
 # Deploy-time values (environment.conf: NL_DEPLOY_VALUES, their names) arrive as base64 in
 # <name>.b64, written by the lifecycle script from CloudFormation's Fn::Base64; decoded here
 # and single-quoted, so whatever their characters, they are data.
+NL_DEPLOY_VALUES=
 # shellcheck source=/dev/null
 . "$here/environment.conf"
 s="'" q="'\''"
