@@ -276,6 +276,7 @@ KERNELS = f"{HOME}/.local/share/jupyter/kernels"
 @pytest.mark.parametrize("platform, image_condarc", [
     ("al2023", ""),
     ("al2", "channels:\n  - defaults\nenvs_dirs:\n  - /home/ec2-user/anaconda3/envs\nauto_activate_base: false\n"),
+    ("al2023", "channels: [defaults]\nauto_activate_base: false"),  # no envs_dirs, no newline at the end
 ])
 def test_persistent_conda_registers_kernels_and_keeps_condarc_tidy(make_emulator, platform, image_condarc):
     if not os.access("/usr/bin/python3", os.X_OK):

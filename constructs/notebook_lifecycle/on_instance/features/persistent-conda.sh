@@ -17,8 +17,10 @@ if grep -Eq "^\s*-\s*['\"]?$envs/?['\"]?\s*$" $rc; then
   echo "$rc lists $envs"
 else
   if ! grep -q '^envs_dirs:' $rc; then
-    # a last line without its newline gets one first
-    [ -z "$(tail -c 1 $rc)" ] || echo >>$rc
+    # a last line without its newline gets one first (sed's idiom; an empty file stays empty)
+    # (the backslash ends the text of `a`: no quote is escaped)
+    # shellcheck disable=SC1003
+    sed -i '$a\' $rc
     printf 'envs_dirs:\n  - %s\n' /home/ec2-user/anaconda3/envs >>$rc
   fi
   if grep -q '^envs_dirs:\s*$' $rc; then
