@@ -26,7 +26,7 @@ else
   if grep -q '^envs_dirs:\s*$' $rc; then
     sed -i "s|^envs_dirs:\s*\$|envs_dirs:\\n  - $envs|" $rc && echo "added $envs first to envs_dirs in $rc"
   else
-    echo "$rc has envs_dirs in a form not edited here; add $envs to it yourself"
+    echo "not added $envs first to envs_dirs in $rc (not a block list): add it yourself"
   fi
 fi
 # kernels of environments that are gone (if ~/.local is persisted)
@@ -36,8 +36,8 @@ for k in "$kernels"/conda-env-*; do
   fi
 done
 n=0
-for env in "$envs"/*/; do
-  env=${env%/}
+# (files match too: they have no bin/python)
+for env in "$envs"/*; do
   name=${env##*/}
   py=$env/bin/python
   [ -x "$py" ] || continue
