@@ -26,7 +26,8 @@ while IFS=$'\t' read -r name url sum; do
   fi
   rm -f "$bin/.$name.nl-"*
   tmp=$(mktemp "$bin/.$name.nl-XXXXXX") || continue
-  if ! "${get[@]}" "$tmp" "$url" 2>&1; then
+  # (its errors reach the log: the runner logs stderr too)
+  if ! "${get[@]}" "$tmp" "$url"; then
     echo "ERROR $name: download from $url failed; not installed"
   elif [ "$sum" != - ] && ! got=$(sha256sum "$tmp" 2>&1); then
     echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); not installed"
