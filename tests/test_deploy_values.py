@@ -113,7 +113,7 @@ def test_inspect_readable_template_and_unbundle_show_named_placeholders() -> Non
     content = only(view, LCC)[1]["Properties"]["OnStart"][0]["Content"]
     assert content["deploy_time_values"] == refs
     assert content["files"][".notebook-lifecycle/features/environment.conf"] == (
-        "NL_BIN_DIR='0'\nNL_DEPLOY_VALUES='BUCKET_1 DATA_BUCKET'\n"
+        "NL_DEPLOY_VALUES='BUCKET_1 DATA_BUCKET'\n"
     )
     assert "TEAM='analytics'" in content["files"][".notebook-lifecycle/features/profile.sh"]
 

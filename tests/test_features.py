@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
+import sys
 
 import pytest
 
 from notebook_lifecycle import Autostop, Binary, Bundle, BundleError, Features, StartupScripts
+from notebook_lifecycle.deploy_values import DeployValue
 from notebook_lifecycle.features import FEATURES_DIR, IamGrant, NOTEBOOK_INSTANCE, shell_quote
 from notebook_lifecycle.shipped import minify_python, python_names
 
@@ -245,11 +248,11 @@ def files_of(features):
 
 def test_each_flag_ships_its_files():
     assert sorted(files_of(Features(stop_ssm_agent=True))) == ["stop-ssm-agent.sh"]
-    assert sorted(files_of(Features(bin_dir=True))) == ["environment.conf", "environment.sh", "profile.sh"]
+    assert sorted(files_of(Features(bin_dir=True))) == ["environment.sh", "profile.sh"]
     assert sorted(files_of(Features(persist_dirs=(".ssh",)))) == ["persist-dirs.conf", "persist-dirs.sh"]
     assert sorted(files_of(Features(persistent_conda=True))) == ["persistent-conda.sh"]
     assert sorted(files_of(Features(binaries=(Binary("x", "https://e.com/x"),)))) == [
-        "binaries.sh", "binaries.tsv", "environment.conf", "environment.sh", "profile.sh"]  # binaries need the bin dir
+        "binaries.sh", "binaries.tsv", "environment.sh", "profile.sh"]  # binaries need the bin dir
     assert sorted(files_of(Features(autostop=Autostop()))) == ["autostop.conf", "autostop.py", "autostop.sh"]
     for name, f in files_of(everything()).items():
         program = name.endswith((".sh", ".py")) and name != "profile.sh"  # profile.sh is sourced, not run
@@ -263,10 +266,30 @@ def test_generated_config():
     assert files["autostop.conf"].data == b"NL_IDLE_MINUTES='30'\nNL_IGNORE_CONNECTIONS='1'\n"
     assert files["persist-dirs.conf"].data == b".config\n.local/share\n"
     assert files["binaries.tsv"].data == f"jq\thttps://e.com/jq\t{SHA}\n".encode()
-    assert files["environment.conf"].data == b"NL_BIN_DIR='1'\n"
-    assert files_of(Features(environment={"A": "1"}))["environment.conf"].data == b"NL_BIN_DIR='0'\n"
+    assert "environment.conf" not in files  # only deploy-time values need one (test_deploy_values.py)
     no_sum = files_of(Features(binaries=(Binary("a", "https://e.com/a"),)))["binaries.tsv"].data
     assert no_sum == b"a\thttps://e.com/a\t-\n"
+
+
+@pytest.mark.parametrize("features, blocks", [
+    (Features(environment={"A": "1"}), ()),
+    (Features(bin_dir=True), ("bin",)),
+    (Features(environment={"A": DeployValue("A")}), ("deploy",)),
+    (everything(environment={"A": DeployValue("A")}), ("deploy", "bin")),
+], ids=["plain", "bin", "deploy", "both"])
+def test_environment_sh_carries_only_the_blocks_it_needs(features, blocks, tmp_path):
+    script = files_of(features)["environment.sh"].data
+    assert (b"base64 -d" in script) == ("deploy" in blocks)
+    assert (b"sudo -n -u ec2-user mkdir" in script) == ("bin" in blocks)
+    assert ("environment.conf" in files_of(features)) == ("deploy" in blocks)
+    path = tmp_path / "environment.sh"
+    path.write_bytes(script)
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True, timeout=60).returncode == 0
+    exe = shutil.which("shellcheck", path=os.path.dirname(sys.executable)) or shutil.which("shellcheck")
+    if exe:  # the shipped form, as test_on_instance_lint.py checks the source
+        proc = subprocess.run([exe, "-s", "bash", "-e", "SC1091,SC2086", str(path)], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("shell", ["bash", "sh"])

@@ -130,6 +130,7 @@ def test_bin_dir_made_by_root_is_handed_over_and_a_planted_link_is_not_followed(
     (emu.volume / ".bin").mkdir(parents=True)  # made by root (say, by an older version)
     result = boot(emu, bundle, ["stat -c '%U' " + VOL + "/.bin"])
     assert result.after_outputs == ["ec2-user\n"]
+    assert any(line.startswith(f"changed ownership of '{VOL}/.bin'") for line in marked(result, "feature:environment"))
     # ec2-user replaces the folder with a link to /etc: root must not chown /etc
     (emu.volume / ".bin").rmdir()
     (emu.volume / ".bin").symlink_to("/etc")
@@ -235,6 +236,23 @@ def test_persist_dirs_never_act_as_root_on_planted_links(make_emulator):
     assert summary_rows(result.output)["feature:persist-dirs"] == ("ec2-user", "ok")
 
 
+def test_persist_dirs_replace_a_link_elsewhere_and_leave_files_alone(make_emulator):
+    setup = ("install -d -o ec2-user -g ec2-user /tmp/elsewhere && ln -s /tmp/elsewhere /home/ec2-user/.config && "
+             "echo file >/home/ec2-user/.ssh && install -d -o ec2-user -g ec2-user -m 700 " + VOL + "/.persist && "
+             "echo file >" + VOL + "/.persist/.cache && chown -h ec2-user:ec2-user /home/ec2-user/.config "
+             "/home/ec2-user/.ssh " + VOL + "/.persist/.cache")
+    emu = make_emulator(setup=setup)
+    bundle = bundle_of(Features(persist_dirs=(".config", ".ssh", ".cache")))
+    result = boot(emu, bundle, [f"readlink {HOME}/.config; cat {HOME}/.ssh; test -e {HOME}/.cache || echo no-cache",
+                                RERUN, f"readlink {HOME}/.config; cat {HOME}/.ssh"])
+    assert result.after_outputs == [f"{VOL}/.persist/.config\nfile\nno-cache\n", "rerun=0\n",
+                                    f"{VOL}/.persist/.config\nfile\n"]
+    log = marked(result, "feature:persist-dirs")
+    assert f"{HOME}/.config -> {VOL}/.persist/.config" in log
+    assert f"{HOME}/.ssh or {VOL}/.persist/.ssh is not a folder; left alone" in log
+    assert f"{HOME}/.cache or {VOL}/.persist/.cache is not a folder; left alone" in log
+
+
 # -- persistent_conda -----------------------------------------------------------------------------
 def fake_conda_env(emu, name: str, with_ipykernel: bool) -> Path:
     """A venv on the volume, standing in for `conda create -n NAME` (ipykernel from this project's venv)."""
@@ -258,6 +276,7 @@ KERNELS = f"{HOME}/.local/share/jupyter/kernels"
 @pytest.mark.parametrize("platform, image_condarc", [
     ("al2023", ""),
     ("al2", "channels:\n  - defaults\nenvs_dirs:\n  - /home/ec2-user/anaconda3/envs\nauto_activate_base: false\n"),
+    ("al2023", "channels: [defaults]\nauto_activate_base: false"),  # no envs_dirs, no newline at the end
 ])
 def test_persistent_conda_registers_kernels_and_keeps_condarc_tidy(make_emulator, platform, image_condarc):
     if not os.access("/usr/bin/python3", os.X_OK):
@@ -327,13 +346,12 @@ def test_stop_ssm_agent_absent_or_without_systemd(make_emulator):
         f"systemctl is-active --quiet {SSM}", f"systemctl is-enabled --quiet {SSM}"]
     assert marked(absent, "feature:stop-ssm-agent") == [f"{SSM} is not running"]
 
-    upstart = boot(make_emulator(platform="al2", systemd=False, cron=False, upstart=True), bundle)
-    assert [str(c) for c in upstart.calls] == ["initctl status amazon-ssm-agent", "initctl stop amazon-ssm-agent"]
-    assert marked(upstart, "feature:stop-ssm-agent")[0] == "no systemd: upstart"  # the fallback says so
-
-    nothing = boot(make_emulator(systemd=False, cron=False), bundle)
-    assert nothing.calls == []
-    assert marked(nothing, "feature:stop-ssm-agent") == ["neither systemd nor upstart runs here; nothing to stop"]
+    # without systemd (upstart's initctl present or not: AL1, upstart's only user, can no longer start)
+    # nothing is called, and the log says so
+    for upstart in (False, True):
+        nothing = boot(make_emulator(platform="al2", systemd=False, cron=False, upstart=upstart), bundle)
+        assert nothing.calls == []
+        assert marked(nothing, "feature:stop-ssm-agent") == [f"no systemd: {SSM} not stopped"]
 
 
 # -- binaries -------------------------------------------------------------------------------------

@@ -288,15 +288,18 @@ class Features:
                 )
             )
         if self.environment or self.uses_bin_dir:
-            conf = [("NL_BIN_DIR", "1" if self.uses_bin_dir else "0")]
+            files: list[PackedFile] = []
             deploy = [k for k, v in self.environment.items() if isinstance(v, DeployValue)]
             if deploy:  # exported at start from <name>.b64, which the lifecycle script writes
-                conf.append(("NL_DEPLOY_VALUES", " ".join(deploy)))
-            lines = ["# Written by notebook-lifecycle at every start; edits are lost on restart."]
+                files.append(_file("environment.conf", _conf([("NL_DEPLOY_VALUES", " ".join(deploy))])))
+            # environment.sh's optional blocks: decoding deploy-time values, making the bin dir
+            without = tuple(b for b, on in (("deploy", deploy), ("bin", self.uses_bin_dir)) if not on)
+            lines = ["# notebook-lifecycle rewrites this file at every start"]
             if self.uses_bin_dir:
                 # for ec2-user only, who owns the folder: root's PATH never holds a folder ec2-user can write
-                lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case ":$PATH:" in *:/home/ec2-user/SageMaker/.bin:*)'
-                             ';;*)PATH=/home/ec2-user/SageMaker/.bin:$PATH;export PATH;;esac;fi')
+                # (POSIX sh: dash reads it too; `case` needs no quotes, `export NAME=value` is POSIX)
+                lines.append('if [ "$(id -un 2>/dev/null)" = ec2-user ];then case :$PATH: in *:/home/ec2-user/SageMaker/.bin:*)'
+                             ';;*)export PATH=/home/ec2-user/SageMaker/.bin:$PATH;esac;fi')
             for k, v in self.environment.items():
                 if not isinstance(v, DeployValue):
                     lines.append(f"export {k}={shell_quote(v)}")
@@ -304,8 +307,8 @@ class Features:
                 FeaturePart(
                     "environment",
                     files=(
-                        _file("environment.sh", shipped_file("features/environment.sh"), True),
-                        _file("environment.conf", _conf(conf)),
+                        _file("environment.sh", shipped_file("features/environment.sh", without), True),
+                        *files,
                         _file("profile.sh", ("\n".join(lines) + "\n").encode()),
                     ),
                     steps=(_step("environment", "environment.sh", ROOT),),

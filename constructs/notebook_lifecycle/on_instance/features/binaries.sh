@@ -10,16 +10,15 @@ set -u
 here=${BASH_SOURCE[0]%/*}
 bin=/home/ec2-user/SageMaker/.bin
 mkdir -p $bin || exit 0
-curl=1
-command -v curl >/dev/null || { curl=0; echo "no curl: python3 downloads"; }
-fetch() {
-  if [ $curl = 1 ]; then
-    curl -fsSL --connect-timeout 10 --max-time 120 -o "$2" "$1"
-  else
-    timeout 120 python3 -c 'import shutil,sys,urllib.request as u;shutil.copyfileobj(u.urlopen(sys.argv[1],timeout=10),open(sys.argv[2],"wb"))' "$1" "$2"
-  fi
+# the download command; it takes the file, then the address
+get=(curl -fsSL --connect-timeout 10 --max-time 120 -o)
+command -v curl >/dev/null || {
+  echo "no curl: python3 downloads"
+  # 10 s for each network operation, as curl's connect timeout; 120 s in all
+  get=(timeout 120 python3 -c 'import socket,sys,urllib.request as u;socket.setdefaulttimeout(10);u.urlretrieve(sys.argv[2],sys.argv[1])')
 }
-while IFS=$'\t' read -r name url sum || [ -n "$name" ]; do
+# binaries.tsv is generated: every line ends with a newline
+while IFS=$'\t' read -r name url sum; do
   dest=$bin/$name
   if [ -e "$dest" ] || [ -L "$dest" ]; then
     echo "$name: present; not downloaded"
@@ -27,12 +26,13 @@ while IFS=$'\t' read -r name url sum || [ -n "$name" ]; do
   fi
   rm -f "$bin/.$name.nl-"*
   tmp=$(mktemp "$bin/.$name.nl-XXXXXX") || continue
-  if ! fetch "$url" "$tmp" 2>&1; then
+  # (its errors reach the log: the runner logs stderr too)
+  if ! "${get[@]}" "$tmp" "$url"; then
     echo "ERROR $name: download from $url failed; not installed"
   elif [ "$sum" != - ] && ! got=$(sha256sum "$tmp" 2>&1); then
-    echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); the download was deleted"
+    echo "ERROR $name: cannot check the sha256 (${got:-sha256sum failed}); not installed"
   elif [ "$sum" != - ] && [ "${got%% *}" != "${sum,,}" ]; then
-    echo "ERROR $name: sha256 mismatch (expected $sum, got ${got%% *}); the download was deleted"
+    echo "ERROR $name: sha256 mismatch (expected $sum, got ${got%% *}); not installed"
   elif chmod 755 "$tmp" && mv -f "$tmp" "$dest"; then
     echo "$name: installed from $url ($(stat -c %s "$dest") bytes)"
   fi

@@ -2,55 +2,49 @@
 # Feature persist_dirs (ec2-user, every start): each listed ~/X becomes a symlink to
 # ~/SageMaker/.persist/X. On the first start the existing ~/X moves there; on later starts
 # what the fresh image put in ~/X is added to the persisted folder when it lacks that name
-# (the persisted copy wins), and the rest is dropped. ~/.ssh is kept at mode 700, private
-# keys at 600. Runs as ec2-user, the owner of everything it touches.
+# (the persisted copy wins), and the rest is dropped. A link ~/X that points elsewhere is
+# replaced; a file ~/X or ~/SageMaker/.persist/X is left alone. ~/.ssh is kept at mode 700,
+# private keys at 600 (*.pub 644). Runs as ec2-user, the owner of everything it touches.
 # Always exits 0. Shipped minified: no heredocs, no multi-line strings.
 set -u
+# "$d"/* lists every entry, dotfiles too (never . or ..), and nothing in an empty folder
+shopt -s dotglob nullglob
 here=${BASH_SOURCE[0]%/*}
 store=/home/ec2-user/SageMaker/.persist
 [ "$(id -un)" = ec2-user ] || { echo "runs as ec2-user only"; exit 0; }
 mkdir -p $store && chmod 700 $store || exit 0
-while IFS= read -r rel || [ -n "$rel" ]; do
+# persist-dirs.conf is generated: every line ends with a newline
+while IFS= read -r rel; do
   link=/home/ec2-user/$rel
   keep=$store/$rel
-  if [ -L "$link" ] && [ "$(readlink "$link")" != "$keep" ]; then
-    rm -f "$link" && echo "$link was a link elsewhere; replaced"
-  elif [ -e "$link" ] && [ ! -L "$link" ] && [ ! -d "$link" ]; then
-    echo "$link is not a folder; left alone"
-    continue
-  fi
-  if [ -e "$keep" ] && [ ! -d "$keep" ]; then
-    echo "$keep is not a folder; $link left alone"
+  if [[ -e $keep && ! -d $keep || ! -L $link && -e $link && ! -d $link ]]; then
+    echo "$link or $keep is not a folder; left alone"
     continue
   fi
   mkdir -p "${keep%/*}" "${link%/*}" || continue
-  if [ -d "$link" ] && [ ! -L "$link" ]; then
-    if [ ! -e "$keep" ]; then
-      mv "$link" "$keep" || continue
-      echo "moved $link to $keep"
-    else
-      # a fresh copy from the image: keep what the persisted folder lacks
-      ok=1
-      for e in "$link"/* "$link"/.[!.]* "$link"/..?*; do
-        n=${e##*/}
-        if [ -e "$e" ] || [ -L "$e" ]; then
-          if [ ! -e "$keep/$n" ] && [ ! -L "$keep/$n" ]; then
-            if mv "$e" "$keep/"; then echo "added $link/$n to $keep"; else ok=0; fi
-          fi
-        fi
-      done
-      [ $ok = 1 ] || { echo "could not merge $link into $keep; left as it is"; continue; }
-      rm -rf "$link"
+  if [ -L "$link" ] || [ ! -e "$link" ]; then
+    mkdir -p "$keep" || continue
+  elif [ ! -e "$keep" ]; then
+    mv "$link" "$keep" || continue
+    echo "moved $link to $keep"
+  else
+    # a fresh copy from the image: add what the persisted folder lacks, drop the rest
+    # (only once every move worked: a failed one leaves ~/X as it is)
+    ok=1
+    for e in "$link"/*; do
+      n=$keep/${e##*/}
+      [ -e "$n" ] || [ -L "$n" ] || { mv "$e" "$keep/" && echo "added $e to $keep"; } || ok=0
+    done
+    if [ $ok = 0 ] || ! rm -rf "$link"; then
+      echo "could not merge $link into $keep; left alone"
+      continue
     fi
   fi
-  mkdir -p "$keep" || continue
-  if [ ! -L "$link" ]; then
-    ln -s "$keep" "$link.nl" && mv -T "$link.nl" "$link" && echo "$link -> $keep"
-  fi
+  # -T: never a link inside a folder ~/X; a link ~/X (ours or pointing elsewhere) is replaced
+  ln -sfT "$keep" "$link" && echo "$link -> $keep"
   if [ "$rel" = .ssh ]; then
     chmod 700 "$keep"
-    find "$keep" -maxdepth 1 -type f ! -name '*.pub' -exec chmod 600 {} +
-    find "$keep" -maxdepth 1 -type f -name '*.pub' -exec chmod 644 {} +
+    find "$keep" -maxdepth 1 -type f \( -name '*.pub' -exec chmod 644 {} + -o -exec chmod 600 {} + \)
   fi
 done <"$here/persist-dirs.conf"
 exit 0
