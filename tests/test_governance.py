@@ -11,13 +11,15 @@ import pytest
 from cdk_apps import new_app, only, resources_of, template  # noqa: I001  (sets PATH for jsii first)
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Annotations, Match
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
 import notebook_lifecycle
 from notebook_lifecycle import Autostop, Features, LifecycleConfig, NotebookInstance, StartupScripts
-from notebook_lifecycle.cdk import NotebookGovernance, merge_features
+from notebook_lifecycle.cdk import WARN_AUTOSTOP_ENDPOINT, NotebookGovernance, merge_features
 from notebook_lifecycle.unbundle import read_bundles
 from conftest import summary_rows
 
@@ -116,6 +118,7 @@ def test_a_notebook_without_a_config_gets_one_and_its_on_start_log_stream() -> N
     props = only(tpl, NB)[1]["Properties"]
     assert props["LifecycleConfigName"]["Fn::GetAtt"][1] == "NotebookInstanceLifecycleConfigName"
     assert nb.node.try_find_child("GovernanceLifecycleConfig") is not None
+    assert nb.lifecycle_config is nb.node.find_child("GovernanceLifecycleConfig")  # the one in use
     logs = [s for s in _policy_statements(tpl) if s.get("Sid") == "NotebookGovernanceLogs"]
     assert logs[0]["Resource"] == (
         "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/NotebookInstances:log-stream:bare/LifecycleConfigOnStart"
@@ -253,3 +256,44 @@ def test_features_that_grow_an_inline_hook_over_the_limit_fail_synth_as_a_valida
     _govern(stack, Features(environment={"BIG": blob}))
     with pytest.raises(Exception, match=r"(?s)Validation failed.*Gov/Lcc.*over SageMaker's limit of 16384"):
         template(stack)
+
+
+def _private(stack: cdk.Stack) -> dict[str, Any]:
+    """What a NotebookInstance needs to run without direct internet access."""
+    subnet = ec2.Subnet.from_subnet_attributes(
+        stack, "Subnet", subnet_id="subnet-0123456789abcdef0", availability_zone="eu-west-1a",
+        route_table_id="rtb-0123456789abcdef0",
+    )
+    group = ec2.SecurityGroup.from_security_group_id(stack, "Sg", "sg-0123456789abcdef0")
+    return {"subnet": subnet, "security_groups": [group], "direct_internet_access": False}
+
+
+def _endpoint_warnings(stack: cdk.Stack, path: str) -> list[Any]:
+    found = Annotations.from_stack(stack).find_warning(
+        path, Match.string_like_regexp(r"com\.amazonaws\.<region>\.sagemaker\.api")
+    )
+    return [w for w in found if WARN_AUTOSTOP_ENDPOINT in w.entry.data]
+
+
+def test_autostop_given_by_governance_warns_about_the_sagemaker_api_endpoint_once() -> None:
+    stack = _stack()
+    network = _private(stack)
+    NotebookInstance(stack, "Scripts", on_start=SCRIPTS, notebook_instance_name="scripts", **network)
+    NotebookInstance(stack, "Bare", notebook_instance_name="bare", **network)
+    NotebookInstance(  # warned at construction already: not twice
+        stack, "Own", on_start=SCRIPTS, notebook_instance_name="own", features=Features(autostop=Autostop()), **network
+    )
+    NotebookInstance(stack, "Online", on_start=SCRIPTS, notebook_instance_name="online")  # direct internet: silent
+    raw = _raw(stack)
+    raw.direct_internet_access = "Disabled"
+    _govern(stack)
+    for path in ("/Gov/Scripts", "/Gov/Bare", "/Gov/Own", "/Gov/RawNotebook"):
+        assert len(_endpoint_warnings(stack, path)) == 1, path
+    assert _endpoint_warnings(stack, "/Gov/Online") == []
+
+
+def test_governance_without_autostop_adds_no_endpoint_warning() -> None:
+    stack = _stack()
+    NotebookInstance(stack, "Scripts", on_start=SCRIPTS, notebook_instance_name="scripts", **_private(stack))
+    _govern(stack, Features(stop_ssm_agent=True))
+    assert _endpoint_warnings(stack, "*") == []

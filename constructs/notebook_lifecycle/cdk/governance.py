@@ -8,7 +8,7 @@ import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jsii
-from aws_cdk import ArnFormat, IAspect, Stack, Token
+from aws_cdk import Annotations, ArnFormat, IAspect, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct, IConstruct, IValidation
@@ -17,7 +17,14 @@ from ..errors import BundleError
 from ..features import NOTEBOOK_INSTANCE, Features
 from ..scripts import StartupScripts
 from .lifecycle_config import LifecycleConfig
-from .notebook_instance import NotebookInstance
+from .notebook_instance import (
+    AUTOSTOP_ENDPOINT_MESSAGE,
+    WARN_AUTOSTOP_ENDPOINT,
+    WARN_S3_DELIVERY_ENDPOINT,
+    NotebookInstance,
+    _stops_itself,
+    s3_endpoint_message,
+)
 
 __all__ = ["NotebookGovernance", "merge_features", "PREVIOUS_ON_START", "PREVIOUS_ON_CREATE"]
 
@@ -117,6 +124,7 @@ class NotebookGovernance:
                 nb, "GovernanceLifecycleConfig", features=self.features
             )
             cfn.lifecycle_config_name = lc.lifecycle_config_name_attr  # type: ignore[union-attr]
+            nb._lifecycle_config = lc  # notebook.lifecycle_config names the configuration in use
             new_hook = True
         else:
             had_start = "on-start" in lc.bundle.hooks
@@ -181,6 +189,11 @@ class NotebookGovernance:
                 if lc is None:
                     return None
         cfn.lifecycle_config_name = lc.lifecycle_config_name_attr
+        if cfn.direct_internet_access == "Disabled":
+            if _stops_itself(lc):
+                Annotations.of(cfn).add_warning_v2(WARN_AUTOSTOP_ENDPOINT, AUTOSTOP_ENDPOINT_MESSAGE)
+            if lc.s3_hooks:
+                Annotations.of(cfn).add_warning_v2(WARN_S3_DELIVERY_ENDPOINT, s3_endpoint_message(lc.s3_hooks))
         actions = sorted(_actions(lc))
         payloads = [lc.payload_object_arn(h) for h in lc.s3_hooks]
         if not actions and not payloads:

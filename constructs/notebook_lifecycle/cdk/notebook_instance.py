@@ -124,6 +124,33 @@ class _ImportedNotebookInstance(Resource, _Grants):
     __deepcopy__ = _construct_deepcopy
 
 
+AUTOSTOP_ENDPOINT_MESSAGE = (
+    "autostop is on but direct_internet_access=False: the instance can call the SageMaker API "
+    "(to stop itself) only through an interface VPC endpoint com.amazonaws.<region>.sagemaker.api "
+    "with private DNS enabled whose security group allows HTTPS from the notebook, or through a "
+    "NAT gateway; without one autostop cannot stop the instance. Add the endpoint (and "
+    "com.amazonaws.<region>.logs for the lifecycle logs), then acknowledge this warning"
+)
+
+
+def s3_endpoint_message(hooks: Sequence[str]) -> str:
+    """The warning for a payload delivered through S3 to an instance without direct internet access."""
+    return (
+        f"the lifecycle payload ({', '.join(hooks)}) is delivered through S3 but "
+        "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
+        "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
+        "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
+        "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning"
+    )
+
+
+def _stops_itself(lc: LifecycleConfig) -> bool:
+    """Whether the configuration's features call StopNotebookInstance (autostop)."""
+    return any(
+        g.resource == NOTEBOOK_INSTANCE and "sagemaker:StopNotebookInstance" in g.actions for g in lc.iam_grants
+    )
+
+
 _NAMES_ATTR = "_notebook_lifecycle_instance_names"
 _NAMES_OF_STAGE_ATTR = "_notebook_lifecycle_instance_names_of_stage"
 
@@ -167,6 +194,7 @@ class _NotebookInstanceMembers:
     _statements_list: List[_Statement]
     _payload_hooks: set
     _direct_internet_access: bool
+    _warned_endpoints: set
 
     @classmethod
     def from_notebook_instance_name(cls, scope: Construct, id: str, name: str) -> "INotebookInstance":
@@ -245,19 +273,21 @@ class _NotebookInstanceMembers:
                 )
         return statements
 
-    def _warn_s3_endpoint(self) -> None:
+    def _warn_endpoints(self) -> None:
+        """The endpoint warnings of an instance without direct internet access, each added once: at
+        construction, and again after an Aspect (``NotebookGovernance``) changed the lifecycle configuration."""
         lc = self._lifecycle_config
-        if lc is None or self._direct_internet_access or not lc.s3_hooks or getattr(self, "_warned_s3", False):
+        if lc is None or self._direct_internet_access:
             return
-        self._warned_s3 = True
-        Annotations.of(cast(Construct, self)).add_warning_v2(
-            WARN_S3_DELIVERY_ENDPOINT,
-            f"the lifecycle payload ({', '.join(lc.s3_hooks)}) is delivered through S3 but "
-            "direct_internet_access=False: the instance reaches S3 only through a gateway VPC endpoint "
-            "com.amazonaws.<region>.s3 in the route tables of its subnet (or a NAT gateway); without one the "
-            "fetch fails and the start runs the copy kept on the volume, if any. Add the endpoint "
-            "(ec2.GatewayVpcEndpoint with ec2.GatewayVpcEndpointAwsService.S3), then acknowledge this warning",
-        )
+        warned = self._warned_endpoints
+        if WARN_AUTOSTOP_ENDPOINT not in warned and _stops_itself(lc):
+            warned.add(WARN_AUTOSTOP_ENDPOINT)
+            Annotations.of(cast(Construct, self)).add_warning_v2(WARN_AUTOSTOP_ENDPOINT, AUTOSTOP_ENDPOINT_MESSAGE)
+        if WARN_S3_DELIVERY_ENDPOINT not in warned and lc.s3_hooks:
+            warned.add(WARN_S3_DELIVERY_ENDPOINT)
+            Annotations.of(cast(Construct, self)).add_warning_v2(
+                WARN_S3_DELIVERY_ENDPOINT, s3_endpoint_message(lc.s3_hooks)
+            )
 
     def _grant_payload_fetch(self, sid: str) -> None:
         """After an Aspect changed the lifecycle configuration: ``s3:GetObject`` on payload objects of hooks
@@ -273,7 +303,7 @@ class _NotebookInstanceMembers:
                     sid=sid, actions=["s3:GetObject"], resources=[lc.payload_object_arn(h) for h in new]
                 )
             )
-        self._warn_s3_endpoint()
+        self._warn_endpoints()
 
     # -- public surface -----------------------------------------------------------------------
     @property
@@ -498,6 +528,7 @@ class NotebookInstance(Resource, _NotebookInstanceMembers, _Grants):
         self._scope_for_arns = scope
         statements = self._statements(scope, name, lifecycle_config)
         self._payload_hooks = set(lifecycle_config.s3_hooks) if lifecycle_config is not None else set()
+        self._warned_endpoints: set = set()
         self._statements_list = statements
         self._immutable_role = _is_immutable_role(role)
         self._policy: Optional[NotebookInstancePolicy] = None
@@ -518,19 +549,8 @@ class NotebookInstance(Resource, _NotebookInstanceMembers, _Grants):
             )
 
         # warnings
-        if lifecycle_config is not None and not direct_internet_access:
-            if any(g.resource == NOTEBOOK_INSTANCE and "sagemaker:StopNotebookInstance" in g.actions
-                   for g in lifecycle_config.iam_grants):
-                Annotations.of(self).add_warning_v2(
-                    WARN_AUTOSTOP_ENDPOINT,
-                    "autostop is on but direct_internet_access=False: the instance can call the SageMaker API "
-                    "(to stop itself) only through an interface VPC endpoint com.amazonaws.<region>.sagemaker.api "
-                    "with private DNS enabled whose security group allows HTTPS from the notebook, or through a "
-                    "NAT gateway; without one autostop cannot stop the instance. Add the endpoint (and "
-                    "com.amazonaws.<region>.logs for the lifecycle logs), then acknowledge this warning",
-                )
         self._direct_internet_access = direct_internet_access
-        self._warn_s3_endpoint()
+        self._warn_endpoints()
         if isinstance(platform_identifier, str) and platform_identifier in _RETIRED_PLATFORMS:
             Annotations.of(self).add_warning_v2(
                 WARN_PLATFORM_RETIRED,
