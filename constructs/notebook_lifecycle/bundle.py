@@ -3,7 +3,7 @@
 Shape of an emitted script (the *decoder*, a few hundred bytes)::
 
     #!/bin/bash
-    # notebook-lifecycle 0.1.0 on-start: ...
+    # notebook-lifecycle 0.1.0
     ...write the files of the payload text below into the install dir...
     exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
 
@@ -666,14 +666,14 @@ class Bundle:
         # shell's own error line names it (and python's names a missing lzma module).
         d = install_dir
         if self.compression == "xz":
-            unpack, tools = f"cd {d}&&{_PY_DECODE}<<'P'", "python3 lzma"
+            unpack, tools = f"cd $_&&{_PY_DECODE}<<'P'", "python3 lzma"
             pipefail = ""
         else:
             unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
             pipefail = "set -o pipefail;"
         return (
             "#!/bin/bash\n"
-            f"# notebook-lifecycle {__version__} {hook}\n"
+            f"# notebook-lifecycle {__version__}\n"
             f"umask 022;{pipefail}rm -rf {d};mkdir {d}&&{unpack}||"
             f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"

@@ -54,15 +54,15 @@ if [ "$1" = --step ]; then
 fi
 H=$1 D=$2 T=$3 G=$4 M=${NL_STEP_LIMIT:-900} P=/proc/$$/fd/1
 l= w= r= s=0 b=40
+# (umask 022 comes from the decoder, or the S3 fetcher, that starts us)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /
-umask 022
 # clk: k = milliseconds since boot (monotonic)
 clk() {
   read -r k _ </proc/uptime
   k=$((10#${k/./}0))
 }
-# sec MS: t = MS as seconds (s.mmm)
+# sec VAR: t = the milliseconds in VAR (an unset one: 0) as seconds (s.mmm)
 sec() {
   printf -v t %d.%03d $(($1 / 1000)) $(($1 % 1000))
 }
@@ -95,7 +95,7 @@ hold() {
     ((k < a)) || { R[j]=detached; break; }
     sleep 0.5
   done
-  sec ${S[j]}
+  sec S[j]
   echo "<== ${N[j]}: ${R[j]} after ${t}s"
 }
 # held STATUS: hold every step in that state, up to M seconds each
@@ -111,20 +111,21 @@ wid() {
   a=${a//[$'\200'-$'\277']/}
   #}wide
 }
-# tab TEXT: the summary (row 0 is the header; b, the longest name, sets the first column), then
-# the total time and TEXT
+# tab [TEXT]: the summary (row 0 is the header; b, the longest name, sets the first column), then
+# the total time, the deadline and TEXT
 tab() {
   N[0]=STEP V[0]=USER R[0]=STATUS
   printf '\nnotebook-lifecycle summary (%s)\n' $H
   for j in "${!N[@]}"; do
     wid
     t=SECONDS
-    ((j)) && sec ${S[j]}
+    ((j)) && sec S[j]
     printf '%-*s %-9s %-11s %9s\n' $((b + ${#N[j]} - ${#a})) "${N[j]}" ${V[j]} ${R[j]} $t
   done
   clk
-  sec $((k - t0))
-  echo "total ${t}s $1"
+  ((k -= t0))
+  sec k
+  echo "total ${t}s (deadline ${D}s, platform limit 300s)$1"
 }
 
 if [ -z "$3" ]; then
@@ -149,9 +150,9 @@ if [ -z "$3" ]; then
     n=$H-$(date -u +%Y%m%dT%H%M%SZ)-$$.log
     # a new file (noclobber) that takes a byte; a volume that takes none keeps the log in /tmp
     (set -C; printf x >$n && : >|$n) 2>/dev/null && G=$PWD/$n || rm -f $n
-    # keep the 10 newest logs of this hook
+    # keep the 10 newest logs of this hook (names of ours, in a folder only root writes)
     # shellcheck disable=SC2012
-    ls -t $H-*.log 2>/dev/null | tail -n+11 | xargs -r rm -f --
+    ls -t $H-*.log 2>/dev/null | tail -n+11 | xargs -r rm -f
   fi
   : "${G:=$(mktemp /tmp/notebook-lifecycle-XXXXXX.log)}"
   chmod 644 $G
@@ -169,8 +170,8 @@ if [ -z "$3" ]; then
     "${@:2}" 2>/dev/null || F+=" no"
     F+=" $1,"
   }
-  a=$(type -P python3)
-  ok "python3${a:+ $a}" [ "$a" ]
+  y=$(type -P python3)
+  ok "python3${y:+ $y}" [ "$y" ]
   shopt -s nullglob
   a=(/usr/lib*/python3*/*/_lzma*)
   ok "lzma module" [ "$a" ]
@@ -185,7 +186,7 @@ if [ -z "$3" ]; then
   echo "notebook-lifecycle: facts: $F port 8443 $y"
   # The deadline: a watchdog sends USR1, which interrupts `wait`.
   trap l=1 USR1
-  if ((D)); then
+  ((D)) && {
     (
       trap 'kill $! 2>/dev/null; exit' TERM
       sleep $D &
@@ -193,7 +194,7 @@ if [ -z "$3" ]; then
       kill -USR1 $$
     ) 3>&- </dev/null &
     w=$!
-  fi
+  }
 else
   # the continuation: stdout is the log already; CloudWatch is gone
   exec 3>/dev/null
@@ -201,7 +202,7 @@ else
   . $T/s
   z
   s=$z
-  echo "notebook-lifecycle: $H continues after the deadline (steps wait up to ${M}s each)"
+  echo "notebook-lifecycle: $H goes on in the background, up to ${M}s a step"
   held detached
 fi
 
@@ -216,16 +217,16 @@ while IFS=$'\t' read -r n u m x p; do
   echo "==> $n ($u, $m)"
   f
   clk
-  N[j]=$n V[j]=$u B[j]=$k R[j]=started S[j]=0
+  N[j]=$n V[j]=$u B[j]=$k R[j]=started
   wid
   ((${#a} > b)) && b=${#a}
   # Start step j in a new session under a wrapper that writes its exit status to $T/j.
   # A step's parent is this wrapper, never the runner: a step that kills its parent
   # (kill -9 $PPID) takes only the wrapper with it.
-  c=(/bin/bash $0 --step $j)
-  [ "$u" = root ] || c=(sudo -H -i -u "$u" "${c[@]}")
   # shellcheck disable=SC2016
-  c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w $T/$j "${c[@]}")
+  c=(setsid /bin/bash -c '"${@:2}";echo $? >"$1"' w $T/$j)
+  [ "$u" = root ] || c+=(sudo -H -i -u "$u")
+  c+=(/bin/bash $0 --step $j)
   #{bg
   if [ $m = bg ]; then
     # background output interleaves with later steps: tag each line with the step's name
@@ -258,18 +259,18 @@ if [ "$3" ]; then
   #{bg: only background steps can still be "started" here
   held started
   #}bg
-  tab "since the start (the final summary, after the deadline)"
+  tab ": the final summary"
 else
   kill $w 2>/dev/null
   [ "$r" ] && echo "notebook-lifecycle: ${D}s deadline: steps $r+ go on in the background"
-  [[ ${R[*]} =~ started|detached ]] && echo "notebook-lifecycle: steps still running; their outcome follows in the log" && r=1
+  [[ ${R[*]} =~ started|detached ]] && echo "notebook-lifecycle: steps still running go on in the background" && r=1
   if [ "$r" ]; then
     declare -p N V B R S W t0 b >$T/s
     setsid /bin/bash $0 $H $D $T $G </dev/null 3>&- &
     # the continuation removes T
     T=
   fi
-  tab "(deadline ${D}s, platform limit 300s)"
+  tab
   f
 fi
 rm -rf $T

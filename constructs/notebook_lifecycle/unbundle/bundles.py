@@ -54,7 +54,8 @@ LIFECYCLE_CONFIG_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 #: CloudFormation / API property name of each hook, in display order.
 _HOOK_KEYS = (("OnStart", "on-start"), ("OnCreate", "on-create"))
 
-_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>\S+) (?P<hook>on-start|on-create)\b", re.M)
+# "# notebook-lifecycle VERSION" (before 0.1.0's leaner decoder: "... VERSION HOOK"; the hook is read from the exec line)
+_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>[^\s/]+)(?: (?:on-start|on-create))?$", re.M)
 _EXEC_RE = re.compile(
     r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
     re.M,
@@ -279,7 +280,7 @@ def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, A
         return _read_s3_script(script, label, values or {})
     header = _HEADER_RE.search(script)
     if header is None:
-        raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION HOOK' line)"))
+        raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION' line)"))
     tail = _EXEC_RE.search(script)
     if tail is None:
         raise BundleError(_at(where, "the script is damaged: its last line does not exec the runner"))
