@@ -527,7 +527,7 @@ def verify_unpacks(script: bytes, files: Files) -> Optional[str]:
     with tempfile.TemporaryDirectory(prefix="nlbench-unpack-") as tmp:
         d = f"{tmp}/inst"
         text = script.replace(f" {INSTALL_DIR}".encode(), f" {d}".encode())
-        text = re.sub(rb"\nexec /bin/bash [^\n]*\n", b"\nexit 0\n", text, count=1)
+        text = re.sub(rb"\nexec [^\n]*\n", b"\nexit 0\n", text, count=1)
         # never let a relocation slip run `rm -rf` on anything but the temp dir
         targets = re.findall(rb"rm -rf ([^;&|\s]+)", text.split(b"\nexit 0\n")[0])
         if not targets or any(t != d.encode() for t in targets) or b"\nexit 0\n" not in text:

@@ -66,8 +66,8 @@ def test_payload_holds_files_plan_and_runner(scripts):
     assert files["10-root.sh"][1] == 0o755 and files["lib/settings.json"][1] == 0o644
     plan = files[".notebook-lifecycle/plan"][0].decode().splitlines()
     assert plan == [
-        "10-root.sh\troot\tfg\texec\t10-root.sh",
-        "20-user.sh\tec2-user\tfg\tbash\t20-user.sh",
+        "10-root.sh\troot\tfg\texec",
+        "20-user.sh\tec2-user\tfg\tbash",
     ]
     runner = files[".notebook-lifecycle/run.sh"][0].decode()
     # no background step, ASCII names: the runner without its "bg" and "wide" blocks
@@ -228,7 +228,7 @@ def test_bad_bundle_settings(scripts, kwargs, message):
 
 def test_custom_install_dir_and_deadline(scripts):
     bundle = Bundle(scripts, install_dir="/opt-startup", deadline_seconds=100)
-    assert "rm -rf /opt-startup;mkdir /opt-startup" in bundle.on_start_script
+    assert "rm -rf /opt-startup;mkdir $_&&" in bundle.on_start_script
     assert bundle.on_start_script.rstrip().endswith("/opt-startup/.notebook-lifecycle/run.sh on-start 100")
 
 

@@ -5,7 +5,7 @@ Shape of an emitted script (the *decoder*, a few hundred bytes)::
     #!/bin/bash
     # notebook-lifecycle 0.1.0
     ...write the files of the payload text below into the install dir...
-    exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
+    exec /startup/.notebook-lifecycle/run.sh on-start 240
 
 The payload holds the user's files, the feature files, the run plan and the
 runner itself (shipped minified), so the runner costs compressed bytes only. For
@@ -611,8 +611,11 @@ class Bundle:
         steps: Sequence[Step],
         values: Sequence[DeployValue],
     ) -> _Hook:
+        # one step a line: NAME USER fg|bg exec|bash [PATH], tab-separated; no PATH when it is the NAME
+        # (a user's script: the runner reads ${p:-$n}). unbundle/bundles.py reads both forms.
         plan = "".join(
-            "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash", s.path)) + "\n"
+            "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash")
+                      + ((s.path,) if s.path != s.name else ())) + "\n"
             for s in steps
         )
         files = (
@@ -671,14 +674,16 @@ class Bundle:
         else:
             unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
             pipefail = "set -o pipefail;"
+        # $_ is the last word of the command before: rm -rf D;mkdir $_&&cd $_ makes D and enters it.
+        # The runner is executable (mode 755, #!/bin/bash): it is exec'd as it is.
         return (
             "#!/bin/bash\n"
             f"# notebook-lifecycle {__version__}\n"
-            f"umask 022;{pipefail}rm -rf {d};mkdir {d}&&{unpack}||"
+            f"umask 022;{pipefail}rm -rf {d};mkdir $_&&{unpack}||"
             f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
-            f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
+            f"exec {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
         )
 
     def _hook_size(self, hook: _Hook) -> HookSize:

@@ -26,7 +26,7 @@
 # 512 KiB; 64 KiB once the log is past 8 MiB) and 20000 lines of each background
 # step's; a line says what was cut. If the volume is full, the log is in /tmp.
 #
-# Plan: $h/plan, one step a line: NAME<TAB>USER<TAB>fg|bg<TAB>exec|bash<TAB>PATH
+# Plan: $h/plan, one step a line: NAME<TAB>USER<TAB>fg|bg<TAB>exec|bash[<TAB>PATH] (no PATH: the NAME)
 # This file is shipped minified (shipped.minify_shell: comment lines and indentation
 # removed): keep it free of heredocs and multi-line strings. Its size counts against the
 # 16,384 character budget of every bundle: keep it short. Hence the short names, all
@@ -50,7 +50,7 @@ if [ "$1" = --step ]; then
   # a step with a #! line is executed, one without is run by bash
   b=
   [ "$x" = exec ] || b=/bin/bash
-  exec $b "$d/$p"
+  exec $b "$d/${p:-$n}"
 fi
 H=$1 D=$2 T=$3 G=$4 M=${NL_STEP_LIMIT:-900} P=/proc/$$/fd/1
 l= w= r= s=0 b=40

@@ -57,7 +57,7 @@ _HOOK_KEYS = (("OnStart", "on-start"), ("OnCreate", "on-create"))
 # "# notebook-lifecycle VERSION" (before 0.1.0's leaner decoder: "... VERSION HOOK"; the hook is read from the exec line)
 _HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>[^\s/]+)(?: (?:on-start|on-create))?$", re.M)
 _EXEC_RE = re.compile(
-    r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
+    r"^exec (?:/bin/bash )?(?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
     re.M,
 )
 _VALUE_RE = re.compile(
@@ -583,8 +583,10 @@ def _plan(files: tuple[PackedFile, ...], where: str) -> tuple[PlanEntry, ...]:
     entries = []
     for number, line in enumerate(plan_file.data.decode("utf-8", "replace").splitlines(), start=1):
         fields = line.split("\t")
+        if len(fields) == 4:  # no PATH: the NAME is the path (since 0.1.0's leaner plan)
+            fields.append(fields[0])
         if len(fields) != 5 or fields[2] not in _PLAN_MODES or fields[3] not in _PLAN_HOWS:
-            raise BundleError(_at(where, f"{PLAN_PATH} line {number} is not NAME, USER, fg|bg, exec|bash, PATH: {line!r}"))
+            raise BundleError(_at(where, f"{PLAN_PATH} line {number} is not NAME, USER, fg|bg, exec|bash[, PATH]: {line!r}"))
         entry = PlanEntry(*fields)
         if entry.path not in by_path:
             raise BundleError(_at(where, f"{PLAN_PATH} line {number} runs {entry.path!r}, which is not in the payload"))
