@@ -88,7 +88,8 @@ _HOOKS = ("on-start", "on-create")
 # The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
 # LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: split at the
 # separator, the payload's first 3 bytes; a line "MODE PATH", then the data) below the current
-# directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders. A
+# directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders (those
+# that exist already are fine; the path itself never exists: paths are unique). A
 # path that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
 # bash's single quotes: no ' here. unbundle/bundles.py reads this shape: keep them in step.
 _PY_DECODE = """python3 -c 'import lzma,os
@@ -98,7 +99,7 @@ d=lzma.decompress(n.to_bytes(@LEN@,"big"))
 for r in d.split(d[:3])[1:]:
  h,r=r.split(b"\\n",1);m,p=h.split(b" ",1)
  if{b"",b".."}&{*p.split(b"/")}:exit(p)
- os.makedirs(p,exist_ok=1);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))'"""
+ os.makedirs(p);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))'"""
 
 
 def _runner(steps: Sequence[Step] = ()) -> bytes:

@@ -40,9 +40,9 @@
 #   l set at the deadline, w the watchdog's pid, r first step left for the continuation,
 #   j step number (its line in the plan); n u m x p its plan fields; per step: N name, V user,
 #   B began (ms), R status, S ms taken, W its wrapper's pid; b the summary's first column.
-# Unquoted expansions here are numbers or fixed paths; `a= b=` sets empty values; `[ "$a" ]` asks
-# whether the array a has an element; `A && B || C` is used only where B cannot fail.
-# shellcheck disable=SC2086,SC2206,SC2154,SC1007,SC2128,SC2015
+# Unquoted expansions here are numbers or fixed paths (type -P's too); `a= b=` sets empty
+# values; `A && B || C` is used only where B cannot fail.
+# shellcheck disable=SC2086,SC2206,SC2154,SC1007,SC2015,SC2046
 h=${0%/*}
 d=${h%/*}
 if [ "$1" = --step ]; then
@@ -85,8 +85,7 @@ hold() {
   while :; do
     clk
     S[j]=$((k - B[j]))
-    if [ -s $T/$j ]; then
-      read -r e <$T/$j
+    if read -r e 2>/dev/null <$T/$j; then
       R[j]=ok
       ((e)) && R[j]=failed\($e\)
       break
@@ -115,7 +114,8 @@ wid() {
 # the total time, the deadline and TEXT
 tab() {
   N[0]=STEP V[0]=USER R[0]=STATUS
-  printf '\nnotebook-lifecycle summary (%s)\n' $H
+  echo
+  echo "notebook-lifecycle summary ($H)"
   for j in "${!N[@]}"; do
     wid
     t=SECONDS
@@ -163,34 +163,32 @@ if [ -z "$3" ]; then
   # root's own folder: exit status files, the state for the continuation
   T=$(mktemp -d)
   echo "notebook-lifecycle: $H $(date -u +%FT%TZ); log $G"
-  # the platform as found (cheap checks: no program runs but cat)
-  F="bash $BASH_VERSION,"
-  # ok LABEL TEST...: LABEL, or "no LABEL" when the TEST fails, into F
-  ok() {
-    "${@:2}" 2>/dev/null || F+=" no"
-    F+=" $1,"
+  # The platform as found (cheap checks: no program runs but cat): for each check what it
+  # found, or "no LABEL". fact LABEL FOUND...: FOUND is what type -P or a glob (nullglob; a [x]
+  # makes a plain path a glob) found.
+  F="bash $BASH_VERSION"
+  fact() {
+    a=${*:2}
+    F+=", ${a:-no $1}"
   }
-  y=$(type -P python3)
-  ok "python3${y:+ $y}" [ "$y" ]
   shopt -s nullglob
-  a=(/usr/lib*/python3*/*/_lzma*)
-  ok "lzma module" [ "$a" ]
-  ok /usr/sbin/runuser [ -x /usr/sbin/runuser ]
-  ok systemd [ -d /run/systemd/system ]
-  ok crontab hash crontab
-  a=(/{etc,usr/lib}/systemd/system/jupyter*.service)
-  ok "jupyter unit${a[*]/#*\// }" [ "$a" ]
+  fact python3 $(type -P python3)
+  fact "lzma module" /usr/lib*/python3*/*/_lzma*
+  fact /usr/sbin/runuser $(type -P /usr/sbin/runuser)
+  fact systemd /run/systemd/syste[m]
+  fact crontab $(type -P crontab)
+  fact "jupyter unit" /{etc,usr/lib}/systemd/system/jupyter*.service
   shopt -u nullglob
   y=free
   [[ $(cat /proc/net/tcp* 2>/dev/null) =~ :20FB\ 0+:0000\ 0A ]] && y=taken
-  echo "notebook-lifecycle: facts: $F port 8443 $y"
+  echo "notebook-lifecycle: facts: $F, port 8443 $y"
   # The deadline: a watchdog sends USR1, which interrupts `wait`.
   trap l=1 USR1
   ((D)) && {
     (
-      trap 'kill $! 2>/dev/null; exit' TERM
+      trap 'kill $!;exit' TERM
       sleep $D &
-      wait $!
+      wait
       kill -USR1 $$
     ) 3>&- </dev/null &
     w=$!
