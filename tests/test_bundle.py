@@ -264,3 +264,7 @@ def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
     assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide",))
     wide = StartupScripts.from_files({"ünï.sh": "echo u\n"})
     assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg",))
+    # every step with a #! line: no code to run one by bash
+    exe = StartupScripts.from_files({"a.sh": "#!/bin/bash\necho a\n", "b.sh": "#!/bin/sh\necho b\n"})
+    assert files_of(Bundle(exe).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file(
+        "run.sh", ("bg", "wide", "bash"))

@@ -104,13 +104,15 @@ for r in d.split(d[:3])[1:]:
 
 def _runner(steps: Sequence[Step] = ()) -> bytes:
     """The runner (minified) for a plan of ``steps``: without the code that no step of it needs
-    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII).
-    No steps: the whole runner."""
+    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII,
+    ``bash`` when every step has a ``#!`` line). No steps: the whole runner."""
     without = []
     if steps and not any(s.background for s in steps):
         without.append("bg")
     if steps and all(s.name.isascii() for s in steps):
         without.append("wide")
+    if steps and all(s.shebang for s in steps):
+        without.append("bash")
     return shipped_file("run.sh", tuple(without))
 
 

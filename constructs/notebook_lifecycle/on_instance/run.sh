@@ -33,7 +33,8 @@
 # global (functions share them on purpose; none uses `local`), and no `set -u`.
 # Blocks between the comment lines `#{NAME` and `#}NAME` are left out of a bundle whose
 # plan does not need them (bundle.py, shipped.shell_blocks): `bg` when no step runs in the
-# background, `wide` when every step name is ASCII. Each must leave valid code without it.
+# background, `wide` when every step name is ASCII, `bash` when every step has a #! line. Each
+# must leave valid code without it.
 #   h this folder, d the install dir, H hook, D deadline (s), M per-step limit (s),
 #   T root's state folder, G the log's path, P the log (our fd 1), $3 is set in the continuation,
 #   k clock (ms since boot), t a time as text, t0 the start, s log size copied to CloudWatch,
@@ -49,7 +50,9 @@ if [ "$1" = --step ]; then
   IFS=$'\t' read -r n u m x p < <(sed -n "$2p" "$h/plan")
   # a step with a #! line is executed, one without is run by bash
   b=
+  #{bash
   [ "$x" = exec ] || b=/bin/bash
+  #}bash
   exec $b "$d/${p:-$n}"
 fi
 H=$1 D=$2 T=$3 G=$4 M=${NL_STEP_LIMIT:-900} P=/proc/$$/fd/1
@@ -103,11 +106,12 @@ held() {
     [ ${R[j]} = $1 ] && hold $M
   done
 }
-# wid: a = step j's name as counted for the summary's columns, in characters
+# wid: a = step j's name length in characters (for the summary's columns), e = its bytes beyond a
 wid() {
-  a=${N[j]}
+  a=${#N[j]} e=0
   #{wide: bytes of a UTF-8 character after its first do not count
-  a=${a//[$'\200'-$'\277']/}
+  x=${N[j]//[$'\200'-$'\277']/}
+  e=$((a - ${#x})) a=${#x}
   #}wide
 }
 # tab [TEXT]: the summary (row 0 is the header; b, the longest name, sets the first column), then
@@ -120,7 +124,7 @@ tab() {
     wid
     t=SECONDS
     ((j)) && sec S[j]
-    printf '%-*s %-9s %-11s %9s\n' $((b + ${#N[j]} - ${#a})) "${N[j]}" ${V[j]} ${R[j]} $t
+    printf '%-*s %-9s %-11s %9s\n' $((b + e)) "${N[j]}" ${V[j]} ${R[j]} $t
   done
   clk
   ((k -= t0))
@@ -217,7 +221,7 @@ while IFS=$'\t' read -r n u m x p; do
   clk
   N[j]=$n V[j]=$u B[j]=$k R[j]=started
   wid
-  ((${#a} > b)) && b=${#a}
+  ((a > b)) && b=$a
   # Start step j in a new session under a wrapper that writes its exit status to $T/j.
   # A step's parent is this wrapper, never the runner: a step that kills its parent
   # (kill -9 $PPID) takes only the wrapper with it.
