@@ -341,11 +341,12 @@ def payload_files(files: Files, v: Variant) -> list[PackedFile]:
 def archive_bytes(packed: Sequence[PackedFile], v: Variant) -> bytes:
     user = [f for f in packed if not _is_reserved(f.path)]
     ours = [f for f in packed if _is_reserved(f.path)]
-    if v.framing == "records":
+    if v.framing == "records":  # the library's writer, a NUL, the records (archive.inline_records)
         if v.reserved_last:
             by_path = lambda f: f.path  # noqa: E731
-            return archive.records(sorted(user, key=by_path) + sorted(ours, key=by_path), keep_order=True)
-        return archive.records(packed)
+            recs = archive.records(sorted(user, key=by_path) + sorted(ours, key=by_path), keep_order=True)
+            return archive.WRITER + b"\0" + recs
+        return archive.inline_records(packed)
     if v.reserved_last:  # two of the library's tars, the first without its end-of-archive blocks
         return archive.tar_bytes(user)[: -2 * tarfile.BLOCKSIZE] + archive.tar_bytes(ours)
     return archive.tar_bytes(packed)
@@ -409,18 +410,23 @@ def unpack_command(encoding: str, framing: str, d: str, library_code: str) -> st
     `records` framing it then writes the files with the library's own loop (no tar), with `tar` it
     writes the stream to tar. ``@LEN@``: the payload's byte length."""
     lines = library_code.split("\n")
-    at = next((i for i, line in enumerate(lines) if line.startswith("d=lzma.decompress(")), None)
+    split = '.split(b"\\0",1)'
+    at = next((i for i, line in enumerate(lines) if line.startswith("c,d=lzma.decompress(") and line.endswith(split)),
+              None)
     if at is None or at + 1 >= len(lines):
-        raise ShapeChanged("the library's python3 code has no `d=lzma.decompress(...)` line before its writer")
-    head, writer = "\n".join(lines[: at + 1]), "\n".join(lines[at + 1:])
-    if encoding == "base95":
-        read = head.split("\n", 1)[1]  # the library's own decoding lines, after the import line
+        raise ShapeChanged("the library's python3 code has no `c,d=lzma.decompress(...).split(...)` line before "
+                           "it runs its writer")
+    writer = "\n".join(lines[at + 1:])  # exec(c): the writer that travels in the payload
+    if encoding == "base95":  # the library's own decoding lines, after the import line
+        read = "\n".join(lines[1:at]) + "\n" + lines[at][2:-len(split)]
     elif encoding in _BASES:
         alphabet, value = _BASES[encoding]
         read = (f'n=0\nfor c in sys.stdin.buffer.read().strip(b"\\n"):n=n*{len(alphabet)}+{value}\n'
                 'd=lzma.decompress(n.to_bytes(@LEN@,"big"))')
     else:
         read = f"d={_READ[encoding]}"
+    if framing == "records":
+        read += f"\nc,d=d{split}"
     write = writer if framing == "records" else "sys.stdout.buffer.write(d)"
     code = f"import base64,lzma,os,sys\n{read}\n{write}"
     feed = 'tail -c @LEN@ "$0"|' if encoding == "binary" else ""

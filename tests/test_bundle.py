@@ -31,7 +31,7 @@ def payload_of(script: str) -> bytes:
 def files_of(script: str) -> dict[str, tuple[bytes, int]]:
     raw = archive.decompress(payload_of(script))
     if "|tar " not in script:
-        return {f.path: (f.data, f.mode) for f in archive.read_records(raw)}
+        return {f.path: (f.data, f.mode) for f in archive.read_records(archive.records_of(raw))}
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         return {m.name: (tar.extractfile(m).read(), m.mode) for m in tar.getmembers()}
 
@@ -76,7 +76,9 @@ def test_payload_holds_files_plan_and_runner(scripts):
 
 
 def test_records_are_sorted_and_exact(scripts):
-    raw = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    inline = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    writer, raw = inline.split(b"\0", 1)  # the writer the decoder runs, then the records
+    assert writer == archive.WRITER and archive.records_of(inline) == raw
     files = archive.read_records(raw)
     assert archive.records(files) == raw  # nothing but the separator, "MODE PATH" lines and the data
     sep = raw[:3]

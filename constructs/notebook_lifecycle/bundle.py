@@ -9,7 +9,7 @@ Shape of an emitted script (the *decoder*, a few hundred bytes)::
 
 The payload holds the user's files, the feature files, the run plan and the
 runner itself (shipped minified), so the runner costs compressed bytes only. For
-the default ``xz`` codec it is LZMA of ``archive.records``, written as base95 and
+the default ``xz`` codec it is LZMA of ``archive.inline_records`` (the writer, then the records), written as base95 and
 unpacked by the decoder's own python3; for ``gzip``, a deterministic gzipped tar as
 base64, unpacked by ``tar``. The S3 object (:meth:`Bundle.payload`) is always the
 tarball (``archive.pack``), which the S3 fetcher unpacks with ``tar``.
@@ -86,20 +86,15 @@ _TOP_LEVEL_TAKEN = frozenset({
 _HOOKS = ("on-start", "on-create")
 
 # The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
-# LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: split at the
-# separator, the payload's first 3 bytes; a line "MODE PATH", then the data) below the current
-# directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders (those
-# that exist already are fine; the path itself never exists: paths are unique). A
-# path that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
-# bash's single quotes: no ' here. unbundle/bundles.py reads this shape: keep them in step.
-_PY_DECODE = """python3 -c 'import lzma,os
+# LZMA bytes (@LEN@ of them), decompresses, splits at the first NUL and runs what comes before it,
+# archive.WRITER, with d = the rest, archive.records: WRITER writes each file below the current
+# directory, the fresh install dir (see archive.py). Inside bash's single quotes: no ' here.
+# unbundle/bundles.py reads this shape: keep them in step.
+_PY_DECODE = """python3 -c 'import lzma
 n=0
 for c in input():n=n*95+ord(c)-32
-d=lzma.decompress(n.to_bytes(@LEN@,"big"))
-for r in d.split(d[:3])[1:]:
- h,r=r.split(b"\\n",1);m,p=h.split(b" ",1)
- if{b"",b".."}&{*p.split(b"/")}:exit(p)
- os.makedirs(p);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))'"""
+c,d=lzma.decompress(n.to_bytes(@LEN@,"big")).split(b"\\0",1)
+exec(c)'"""
 
 
 def _runner(steps: Sequence[Step] = ()) -> bytes:
@@ -267,7 +262,7 @@ class _Rendered:
 
     parts: tuple[Union[str, DeployValue], ...]  # str, then (value, str) pairs
     decoder_len: int
-    #: what the inline script carries (as text): xz, LZMA of archive.records; gzip, the gzipped tar
+    #: what the inline script carries (as text): xz, LZMA of archive.inline_records; gzip, the gzipped tar
     payload: bytes = b""
 
     @property
@@ -640,7 +635,7 @@ class Bundle:
         if hook is None:
             return None
         if self.compression == "xz":
-            payload = _compress_cached(archive.records(hook.files), "xz")
+            payload = _compress_cached(archive.inline_records(hook.files), "xz")
             text = archive.base95_encode(payload)
         else:
             payload = _compress_cached(archive.tar_bytes(hook.files), self.compression)

@@ -566,7 +566,8 @@ def _payload(script: str, where: str) -> bytes:
     body = "".join(lines[start + 1 : end])
     try:
         if "|tar " not in lines[start]:
-            # today's xz bundles: base95 of LZMA'd records, decoded by python3 (bundle._PY_DECODE).
+            # today's xz bundles: base95 of LZMA'd records (since 0.1.0's leaner decoder with the writer
+            # before them, which archive.unpack_any leaves aside), decoded by python3 (bundle._PY_DECODE).
             # The length the decoder carries is not needed: LZMA's first byte is never zero.
             return archive.base95_decode(body)
         # gzip bundles, and xz bundles made before records: a tar, as base64 (gzip) or base85 (xz)
