@@ -31,7 +31,7 @@ def payload_of(script: str) -> bytes:
 def files_of(script: str) -> dict[str, tuple[bytes, int]]:
     raw = archive.decompress(payload_of(script))
     if "|tar " not in script:
-        return {f.path: (f.data, f.mode) for f in archive.read_records(raw)}
+        return {f.path: (f.data, f.mode) for f in archive.read_records(archive.records_of(raw))}
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         return {m.name: (tar.extractfile(m).read(), m.mode) for m in tar.getmembers()}
 
@@ -66,8 +66,8 @@ def test_payload_holds_files_plan_and_runner(scripts):
     assert files["10-root.sh"][1] == 0o755 and files["lib/settings.json"][1] == 0o644
     plan = files[".notebook-lifecycle/plan"][0].decode().splitlines()
     assert plan == [
-        "10-root.sh\troot\tfg\texec\t10-root.sh",
-        "20-user.sh\tec2-user\tfg\tbash\t20-user.sh",
+        "10-root.sh\troot\tfg\texec",
+        "20-user.sh\tec2-user\tfg\tbash",
     ]
     runner = files[".notebook-lifecycle/run.sh"][0].decode()
     # no background step, ASCII names: the runner without its "bg" and "wide" blocks
@@ -76,7 +76,9 @@ def test_payload_holds_files_plan_and_runner(scripts):
 
 
 def test_records_are_sorted_and_exact(scripts):
-    raw = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    inline = archive.decompress(payload_of(Bundle(scripts).on_start_script))
+    writer, raw = inline.split(b"\0", 1)  # the writer the decoder runs, then the records
+    assert writer == archive.WRITER and archive.records_of(inline) == raw
     files = archive.read_records(raw)
     assert archive.records(files) == raw  # nothing but the separator, "MODE PATH" lines and the data
     sep = raw[:3]
@@ -228,7 +230,7 @@ def test_bad_bundle_settings(scripts, kwargs, message):
 
 def test_custom_install_dir_and_deadline(scripts):
     bundle = Bundle(scripts, install_dir="/opt-startup", deadline_seconds=100)
-    assert "rm -rf /opt-startup;mkdir /opt-startup" in bundle.on_start_script
+    assert "rm -rf /opt-startup;mkdir $_&&" in bundle.on_start_script
     assert bundle.on_start_script.rstrip().endswith("/opt-startup/.notebook-lifecycle/run.sh on-start 100")
 
 
@@ -264,3 +266,7 @@ def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
     assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide",))
     wide = StartupScripts.from_files({"ünï.sh": "echo u\n"})
     assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg",))
+    # every step with a #! line: no code to run one by bash
+    exe = StartupScripts.from_files({"a.sh": "#!/bin/bash\necho a\n", "b.sh": "#!/bin/sh\necho b\n"})
+    assert files_of(Bundle(exe).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file(
+        "run.sh", ("bg", "wide", "bash"))

@@ -123,7 +123,7 @@ def test_build_inspect_unpack_round_trip_through_the_console_script(tmp_path, st
     got = {p: v for p, v in source_files(out).items() if not p.startswith(".notebook-lifecycle/")}
     # scripts in the plan are made executable; everything else keeps its bit
     assert got == {p: (data, exe or p in {"10-root.sh", "20-user.sh", "30-server.sh"}) for p, (data, exe) in expected.items()}
-    assert (out / ".notebook-lifecycle" / "plan").read_text().startswith("10-root.sh\troot\tfg\texec\t10-root.sh\n")
+    assert (out / ".notebook-lifecycle" / "plan").read_text().startswith("10-root.sh\troot\tfg\texec\n")
     assert os.access(out / ".notebook-lifecycle" / "run.sh", os.X_OK)
 
 
@@ -419,7 +419,7 @@ def test_unpack_a_template_into_one_folder_per_bundle(tmp_path, startup, capsys)
     assert (review / "DevConfig/on-start/lib/serve.py").read_text() == "print('serving')\n"
     assert (review / "DevConfig/on-start/lib/blob.bin").read_bytes() == BINARY
     assert (review / "TeamConfig/on-create/once.sh").read_text() == "echo once\n"
-    assert (review / "TeamConfig/on-start/.notebook-lifecycle/plan").read_text() == "only.sh\tec2-user\tfg\tbash\tonly.sh\n"
+    assert (review / "TeamConfig/on-start/.notebook-lifecycle/plan").read_text() == "only.sh\tec2-user\tfg\tbash\n"
     assert "TeamConfig/on-create: 3 files in " in out
     assert not [p for p in review.iterdir() if p.name.startswith(".")], "no staging folder left behind"
 

@@ -281,7 +281,7 @@ def test_pull_a_bundle_gives_back_a_folder_that_diff_finds_equal(aws_env, tmp_pa
     assert tree(out_dir / "on-start") == tree(startup)
     assert os.access(out_dir / "on-start" / "10-root.sh", os.X_OK)
     assert (out_dir / "on-start.plan").read_text().splitlines()[-2:] == [
-        "10-root.sh\troot\tfg\texec\t10-root.sh", "20-user.sh\tec2-user\tfg\tbash\t20-user.sh"]
+        "10-root.sh\troot\tfg\texec", "20-user.sh\tec2-user\tfg\tbash"]
     assert (out_dir / "on-start.sh").read_text() == aws_env["bundle"].on_start_script
     assert tree(out_dir / "on-create") == {"once.sh": b"echo once\n"}
     rebuild = next(line for line in out.splitlines() if "rebuild:" in line and "--as-root" in line)
@@ -366,7 +366,7 @@ def test_diff_shows_plan_and_missing_hook(aws_env, capsys) -> None:
     status, out, _ = run(capsys, "diff", "nl-bundle", startup)  # no --as-root, no --on-create
     assert status == 1
     lines = out.splitlines()
-    assert "-10-root.sh\troot\tfg\texec\t10-root.sh" in lines and "+10-root.sh\tec2-user\tfg\texec\t10-root.sh" in lines
+    assert "-10-root.sh\troot\tfg\texec" in lines and "+10-root.sh\tec2-user\tfg\texec" in lines
     assert any(line.startswith("on-create: deployed (bundle), but the folder builds none") for line in lines)
 
 

@@ -263,7 +263,7 @@ def test_bundle_passthroughs_install_dir_deadline_and_compression() -> None:
     )
     bundle = nb.lifecycle_config.bundle
     assert (bundle.install_dir, bundle.deadline_seconds, bundle.compression) == ("/opt-startup", 120, "gzip")
-    assert "exec /bin/bash /opt-startup/.notebook-lifecycle/run.sh on-start 120" in bundle.on_start_script
+    assert "exec /opt-startup/.notebook-lifecycle/run.sh on-start 120" in bundle.on_start_script
     content = only(template(stack), LCC)[1]["Properties"]["OnStart"][0]["Content"]
     assert content == Bundle(SCRIPTS, install_dir="/opt-startup", deadline_seconds=120, compression="gzip").on_start_content
 

@@ -188,9 +188,10 @@ def test_shipped_autostop_is_the_minified_source():
     assert strip(ast.parse(shipped), False) != strip(ast.parse(source), False)  # renamed, really
 
 
-@pytest.mark.parametrize("without", [(), ("bg",), ("wide",), ("bg", "wide")], ids=lambda w: "-".join(w) or "whole")
+@pytest.mark.parametrize("without", [(), ("bg",), ("wide",), ("bash",), ("bg", "wide"), ("bg", "wide", "bash")],
+                         ids=lambda w: "-".join(w) or "whole")
 def test_every_runner_variant_passes_shellcheck_and_parses(without, tmp_path):
-    # bundle.py leaves run.sh's "bg" and "wide" blocks out of plans that do not need them
+    # bundle.py leaves run.sh's "bg", "wide" and "bash" blocks out of plans that do not need them
     text = (ON_INSTANCE / "run.sh").read_text()
     small = tmp_path / "run.sh"
     small.write_bytes(shipped_file("run.sh", without))
@@ -203,6 +204,7 @@ def test_every_runner_variant_passes_shellcheck_and_parses(without, tmp_path):
     assert len(small.read_bytes()) < len(whole) or not without
     assert ("sed -u -n" in small.read_text()) == ("bg" not in without)
     assert ("$'\\200'" in small.read_text()) == ("wide" not in without)
+    assert ("b=/bin/bash" in small.read_text()) == ("bash" not in without)
 
 
 def test_shell_blocks_are_checked():

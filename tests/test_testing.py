@@ -30,7 +30,8 @@ def test_library_files_are_one_line_each_and_the_compressed_length_is_left_out()
     content = _on_start(readable_template(example_template()))
     assert "content_length" not in content
     files = content["files"]
-    runner = shipped_file("run.sh", ("bg", "wide"))  # the example has no background step, ASCII names
+    # the example has no background step, ASCII names, and every step has a #! line
+    runner = shipped_file("run.sh", ("bg", "wide", "bash"))
     assert files[".notebook-lifecycle/run.sh"] == f"notebook-lifecycle {__version__} sha256:{hashlib.sha256(runner).hexdigest()}"
     assert files[".notebook-lifecycle/features/autostop.py"].startswith(f"notebook-lifecycle {__version__} sha256:")
     # what the user's input made stays text: their scripts, the files made from their feature flags

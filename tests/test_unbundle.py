@@ -340,3 +340,34 @@ def test_reads_bundles_in_the_earlier_tar_and_base85_format(bundle):
     )
     [again] = read_bundles(old)
     assert again.files == found.files and again.plan == found.plan and again.compression == "xz"
+
+
+def test_reads_records_bundles_of_the_shape_before_the_leaner_decoder(bundle):
+    # records + base95, as written before the leaner decoder: the hook on the header line, mkdir D&&cd D,
+    # makedirs with exist_ok, `exec /bin/bash` of the runner, and a plan line with PATH on every step
+    [found] = read_bundles(bundle.on_start_script)
+    d = found.install_dir
+    plan = "".join("\t".join((e.name, e.user, e.mode, e.how, e.path)) + "\n" for e in found.plan).encode()
+    files = [f if f.path != ".notebook-lifecycle/plan" else PackedFile(f.path, plan, False) for f in found.files]
+    payload = archive.compress(archive.records(files), "xz")
+    old = (
+        "#!/bin/bash\n"
+        "# notebook-lifecycle 0.1.0 on-start\n"
+        f"umask 022;rm -rf {d};mkdir {d}&&cd {d}&&python3 -c 'import lzma,os\n"
+        "n=0\n"
+        "for c in input():n=n*95+ord(c)-32\n"
+        f'd=lzma.decompress(n.to_bytes({len(payload)},"big"))\n'
+        "for r in d.split(d[:3])[1:]:\n"
+        ' h,r=r.split(b"\\n",1);m,p=h.split(b" ",1)\n'
+        ' if{b"",b".."}&{*p.split(b"/")}:exit(p)\n'
+        ' os.makedirs(p,exist_ok=1);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))\'<<\'P\'||'
+        "{ echo notebook-lifecycle: cannot unpack, needs python3 lzma;exit 0;}\n"
+        f"{archive.base95_encode(payload)}\n"
+        "P\n"
+        f"exec /bin/bash {d}/.notebook-lifecycle/run.sh on-start {found.deadline_seconds}\n"
+    )
+    [again] = read_bundles(old)
+    assert plan.count(b"\t") == 4 * len(found.plan)  # every line has its PATH
+    assert again.plan == found.plan and again.version == "0.1.0" and again.install_dir == d
+    assert [f.path for f in again.files] == [f.path for f in found.files]
+    assert again.deadline_seconds == found.deadline_seconds and again.compression == "xz"

@@ -3,13 +3,13 @@
 Shape of an emitted script (the *decoder*, a few hundred bytes)::
 
     #!/bin/bash
-    # notebook-lifecycle 0.1.0 on-start: ...
+    # notebook-lifecycle 0.1.0
     ...write the files of the payload text below into the install dir...
-    exec /bin/bash /startup/.notebook-lifecycle/run.sh on-start 240
+    exec /startup/.notebook-lifecycle/run.sh on-start 240
 
 The payload holds the user's files, the feature files, the run plan and the
 runner itself (shipped minified), so the runner costs compressed bytes only. For
-the default ``xz`` codec it is LZMA of ``archive.records``, written as base95 and
+the default ``xz`` codec it is LZMA of ``archive.inline_records`` (the writer, then the records), written as base95 and
 unpacked by the decoder's own python3; for ``gzip``, a deterministic gzipped tar as
 base64, unpacked by ``tar``. The S3 object (:meth:`Bundle.payload`) is always the
 tarball (``archive.pack``), which the S3 fetcher unpacks with ``tar``.
@@ -87,30 +87,28 @@ _TOP_LEVEL_TAKEN = frozenset({
 _HOOKS = ("on-start", "on-create")
 
 # The xz decoder: python3 reads the base95 line (archive.base95_encode) as one number, restores the
-# LZMA bytes (@LEN@ of them), decompresses, and writes each record (archive.records: split at the
-# separator, the payload's first 3 bytes; a line "MODE PATH", then the data) below the current
-# directory, the fresh install dir. makedirs then rmdir of the path itself makes its folders. A
-# path that is absolute or has a ".." or empty name stops it (the bundler never makes one). Inside
-# bash's single quotes: no ' here. unbundle/bundles.py reads this shape: keep them in step.
-_PY_DECODE = """python3 -c 'import lzma,os
+# LZMA bytes (@LEN@ of them), decompresses, splits at the first NUL and runs what comes before it,
+# archive.WRITER, with d = the rest, archive.records: WRITER writes each file below the current
+# directory, the fresh install dir (see archive.py). Inside bash's single quotes: no ' here.
+# unbundle/bundles.py reads this shape: keep them in step.
+_PY_DECODE = """python3 -c 'import lzma
 n=0
 for c in input():n=n*95+ord(c)-32
-d=lzma.decompress(n.to_bytes(@LEN@,"big"))
-for r in d.split(d[:3])[1:]:
- h,r=r.split(b"\\n",1);m,p=h.split(b" ",1)
- if{b"",b".."}&{*p.split(b"/")}:exit(p)
- os.makedirs(p,exist_ok=1);os.rmdir(p);open(p,"wb").write(r);os.chmod(p,int(m,8))'"""
+c,d=lzma.decompress(n.to_bytes(@LEN@,"big")).split(b"\\0",1)
+exec(c)'"""
 
 
 def _runner(steps: Sequence[Step] = ()) -> bytes:
     """The runner (minified) for a plan of ``steps``: without the code that no step of it needs
-    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII).
-    No steps: the whole runner."""
+    (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII,
+    ``bash`` when every step has a ``#!`` line). No steps: the whole runner."""
     without = []
     if steps and not any(s.background for s in steps):
         without.append("bg")
     if steps and all(s.name.isascii() for s in steps):
         without.append("wide")
+    if steps and all(s.shebang for s in steps):
+        without.append("bash")
     return shipped_file("run.sh", tuple(without))
 
 
@@ -149,7 +147,7 @@ class _Rendered:
 
     parts: tuple[Union[str, DeployValue], ...]  # str, then (value, str) pairs
     decoder_len: int
-    #: what the inline script carries (as text): xz, LZMA of archive.records; gzip, the gzipped tar
+    #: what the inline script carries (as text): xz, LZMA of archive.inline_records; gzip, the gzipped tar
     payload: bytes = b""
 
     @property
@@ -496,8 +494,11 @@ class Bundle:
         steps: Sequence[Step],
         values: Sequence[DeployValue],
     ) -> _Hook:
+        # one step a line: NAME USER fg|bg exec|bash [PATH], tab-separated; no PATH when it is the NAME
+        # (a user's script: the runner reads ${p:-$n}). unbundle/bundles.py reads both forms.
         plan = "".join(
-            "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash", s.path)) + "\n"
+            "\t".join((s.name, s.user, "bg" if s.background else "fg", "exec" if s.shebang else "bash")
+                      + ((s.path,) if s.path != s.name else ())) + "\n"
             for s in steps
         )
         files = (
@@ -519,7 +520,7 @@ class Bundle:
         if hook is None:
             return None
         if self.compression == "xz":
-            payload = _compress_cached(archive.records(hook.files), "xz")
+            payload = _compress_cached(archive.inline_records(hook.files), "xz")
             text = archive.base95_encode(payload)
         else:
             payload = _compress_cached(archive.tar_bytes(hook.files), self.compression)
@@ -551,19 +552,21 @@ class Bundle:
         # shell's own error line names it (and python's names a missing lzma module).
         d = install_dir
         if self.compression == "xz":
-            unpack, tools = f"cd {d}&&{_PY_DECODE}<<'P'", "python3 lzma"
+            unpack, tools = f"cd $_&&{_PY_DECODE}<<'P'", "python3 lzma"
             pipefail = ""
         else:
             unpack, tools = f"base64 -d<<'P'|tar -xzmf- -C {d}", "base64 tar gzip"
             pipefail = "set -o pipefail;"
+        # $_ is the last word of the command before: rm -rf D;mkdir $_&&cd $_ makes D and enters it.
+        # The runner is executable (mode 755, #!/bin/bash): it is exec'd as it is.
         return (
             "#!/bin/bash\n"
-            f"# notebook-lifecycle {__version__} {hook}\n"
-            f"umask 022;{pipefail}rm -rf {d};mkdir {d}&&{unpack}||"
+            f"# notebook-lifecycle {__version__}\n"
+            f"umask 022;{pipefail}rm -rf {d};mkdir $_&&{unpack}||"
             f"{{ echo notebook-lifecycle: cannot unpack, needs {tools};exit 0;}}\n"
             "@PAYLOAD@\n"
             "P\n"
-            f"exec /bin/bash {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
+            f"exec {d}/{RUNNER_PATH} {hook} {self.deadline_seconds}\n"
         )
 
     def _hook_size(self, hook: _Hook) -> HookSize:

@@ -54,9 +54,10 @@ LIFECYCLE_CONFIG_TYPE = "AWS::SageMaker::NotebookInstanceLifecycleConfig"
 #: CloudFormation / API property name of each hook, in display order.
 _HOOK_KEYS = (("OnStart", "on-start"), ("OnCreate", "on-create"))
 
-_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>\S+) (?P<hook>on-start|on-create)\b", re.M)
+# "# notebook-lifecycle VERSION" (before 0.1.0's leaner decoder: "... VERSION HOOK"; the hook is read from the exec line)
+_HEADER_RE = re.compile(r"^# notebook-lifecycle (?P<version>[^\s/]+)(?: (?:on-start|on-create))?$", re.M)
 _EXEC_RE = re.compile(
-    r"^exec /bin/bash (?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
+    r"^exec (?:/bin/bash )?(?P<dir>/\S*)/" + re.escape(RUNNER_PATH) + r" (?P<hook>on-start|on-create) (?P<deadline>\d+)$",
     re.M,
 )
 _VALUE_RE = re.compile(
@@ -279,7 +280,7 @@ def read_script(script: str, *, label: str = "", values: Optional[Mapping[str, A
         return _read_s3_script(script, label, values or {})
     header = _HEADER_RE.search(script)
     if header is None:
-        raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION HOOK' line)"))
+        raise BundleError(_at(where, "not a notebook-lifecycle script (no '# notebook-lifecycle VERSION' line)"))
     tail = _EXEC_RE.search(script)
     if tail is None:
         raise BundleError(_at(where, "the script is damaged: its last line does not exec the runner"))
@@ -565,7 +566,8 @@ def _payload(script: str, where: str) -> bytes:
     body = "".join(lines[start + 1 : end])
     try:
         if "|tar " not in lines[start]:
-            # today's xz bundles: base95 of LZMA'd records, decoded by python3 (bundle._PY_DECODE).
+            # today's xz bundles: base95 of LZMA'd records (since 0.1.0's leaner decoder with the writer
+            # before them, which archive.unpack_any leaves aside), decoded by python3 (bundle._PY_DECODE).
             # The length the decoder carries is not needed: LZMA's first byte is never zero.
             return archive.base95_decode(body)
         # gzip bundles, and xz bundles made before records: a tar, as base64 (gzip) or base85 (xz)
@@ -582,8 +584,10 @@ def _plan(files: tuple[PackedFile, ...], where: str) -> tuple[PlanEntry, ...]:
     entries = []
     for number, line in enumerate(plan_file.data.decode("utf-8", "replace").splitlines(), start=1):
         fields = line.split("\t")
+        if len(fields) == 4:  # no PATH: the NAME is the path (since 0.1.0's leaner plan)
+            fields.append(fields[0])
         if len(fields) != 5 or fields[2] not in _PLAN_MODES or fields[3] not in _PLAN_HOWS:
-            raise BundleError(_at(where, f"{PLAN_PATH} line {number} is not NAME, USER, fg|bg, exec|bash, PATH: {line!r}"))
+            raise BundleError(_at(where, f"{PLAN_PATH} line {number} is not NAME, USER, fg|bg, exec|bash[, PATH]: {line!r}"))
         entry = PlanEntry(*fields)
         if entry.path not in by_path:
             raise BundleError(_at(where, f"{PLAN_PATH} line {number} runs {entry.path!r}, which is not in the payload"))
