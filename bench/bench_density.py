@@ -499,7 +499,7 @@ def runner_blocks_left_out(files: Files) -> tuple[str, ...]:
     """The optional blocks of run.sh (``#{bg``, ``#{wide``, ``#{bash``) that the library leaves out for
     these files' plan."""
     runner = bundle_mod._runner(startup_scripts(files).steps)
-    for without in itertools.chain.from_iterable(itertools.combinations(("bg", "wide", "bash"), n) for n in range(4)):
+    for without in itertools.chain.from_iterable(itertools.combinations(("bg", "wide", "bash", "feat"), n) for n in range(5)):
         if shipped.shipped_file("run.sh", without) == runner:
             return without
     raise ShapeChanged("the library's runner is none of run.sh's block variants")

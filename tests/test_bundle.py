@@ -70,8 +70,8 @@ def test_payload_holds_files_plan_and_runner(scripts):
         "20-user.sh\tec2-user\tfg\tbash",
     ]
     runner = files[".notebook-lifecycle/run.sh"][0].decode()
-    # no background step, ASCII names: the runner without its "bg" and "wide" blocks
-    assert runner == minify_shell(shell_blocks(on_instance_text("run.sh"), ("bg", "wide")))
+    # no background step, ASCII names, no feature: the runner without its "bg", "wide" and "feat" blocks
+    assert runner == minify_shell(shell_blocks(on_instance_text("run.sh"), ("bg", "wide", "feat")))
     subprocess.run(["bash", "-n"], input=runner, text=True, check=True)
 
 
@@ -262,11 +262,15 @@ def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
         scripts = StartupScripts.from_files({"a.sh": "echo a\n", "b.sh": "echo b\n"}, **options)
         return files_of(Bundle(scripts).on_start_script)[".notebook-lifecycle/run.sh"][0]
 
-    assert runner() == shipped_file("run.sh", ("bg", "wide"))
-    assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide",))
+    assert runner() == shipped_file("run.sh", ("bg", "wide", "feat"))
+    assert runner(background=["b.sh"]) == shipped_file("run.sh", ("wide", "feat"))
     wide = StartupScripts.from_files({"ünï.sh": "echo u\n"})
-    assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg",))
+    assert files_of(Bundle(wide).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file(
+        "run.sh", ("bg", "feat"))
     # every step with a #! line: no code to run one by bash
     exe = StartupScripts.from_files({"a.sh": "#!/bin/bash\necho a\n", "b.sh": "#!/bin/sh\necho b\n"})
     assert files_of(Bundle(exe).on_start_script)[".notebook-lifecycle/run.sh"][0] == shipped_file(
-        "run.sh", ("bg", "wide", "bash"))
+        "run.sh", ("bg", "wide", "bash", "feat"))
+    # a feature: the facts the features rely on (runuser, scheduler, Jupyter's unit and port) are logged
+    featured = files_of(Bundle(exe, features=Features(stop_ssm_agent=True)).on_start_script)
+    assert featured[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg", "wide", "bash"))

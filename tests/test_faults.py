@@ -14,6 +14,8 @@ import pytest
 
 from conftest import marked, summary_rows
 
+from notebook_lifecycle import Features
+
 LOGS = "/home/ec2-user/SageMaker/.lifecycle/logs"
 OK = "#!/bin/bash\necho ok-ran\n"
 
@@ -136,17 +138,27 @@ def test_moved_aside_folders_do_not_pile_up(make_emulator, make_bundle):
     assert len(moved) == 1, moved
 
 
-def test_facts_line_says_what_is_missing(make_emulator, make_bundle):
-    result = run(make_emulator, make_bundle, {"a.sh": OK}, compression="gzip",
-                 emu={"hide": ("python3", "runuser"), "systemd": False})
+def _facts(result) -> str:
     facts = [line for line in result.output.splitlines() if line.startswith("notebook-lifecycle: facts: ")]
     assert len(facts) == 1 and result.output.splitlines()[1] == facts[0]
+    return facts[0]
+
+
+def test_facts_line_says_what_is_missing(make_emulator, make_bundle):
+    feature = {"features": Features(stop_ssm_agent=True)}
+    facts = _facts(run(make_emulator, make_bundle, {"a.sh": OK}, compression="gzip",
+                       emu={"hide": ("python3", "runuser"), "systemd": False}, **feature))
     for part in ("no python3", "no /usr/sbin/runuser", "no systemd", "no crontab", "no jupyter unit",
                  "port 8443 free"):
-        assert part in facts[0], facts[0]
-    full = run(make_emulator, make_bundle, {"a.sh": OK})
+        assert part in facts, facts
+    full = _facts(run(make_emulator, make_bundle, {"a.sh": OK}, **feature))
     assert re.search(r"facts: bash [\d.]+\S*, /usr/bin/python3, /usr/lib\S*/_lzma\S*, /usr/sbin/runuser, "
-                     r"/run/systemd/system, ", full.output)
+                     r"/run/systemd/system, ", full)
+
+
+def test_without_features_the_facts_line_says_what_the_runner_relies_on(make_emulator, make_bundle):
+    facts = _facts(run(make_emulator, make_bundle, {"a.sh": OK}))
+    assert re.fullmatch(r"notebook-lifecycle: facts: bash [\d.]+\S*, /usr/bin/python3, /usr/lib\S*/_lzma\S*", facts)
 
 
 def test_decoder_names_what_it_needs(make_emulator, make_bundle):

@@ -188,10 +188,11 @@ def test_shipped_autostop_is_the_minified_source():
     assert strip(ast.parse(shipped), False) != strip(ast.parse(source), False)  # renamed, really
 
 
-@pytest.mark.parametrize("without", [(), ("bg",), ("wide",), ("bash",), ("bg", "wide"), ("bg", "wide", "bash")],
+@pytest.mark.parametrize("without", [(), ("bg",), ("wide",), ("bash",), ("feat",), ("bg", "wide"),
+                                     ("bg", "wide", "bash"), ("bg", "wide", "bash", "feat")],
                          ids=lambda w: "-".join(w) or "whole")
 def test_every_runner_variant_passes_shellcheck_and_parses(without, tmp_path):
-    # bundle.py leaves run.sh's "bg", "wide" and "bash" blocks out of plans that do not need them
+    # bundle.py leaves run.sh's "bg", "wide", "bash" and "feat" blocks out of plans that do not need them
     text = (ON_INSTANCE / "run.sh").read_text()
     small = tmp_path / "run.sh"
     small.write_bytes(shipped_file("run.sh", without))
@@ -205,6 +206,7 @@ def test_every_runner_variant_passes_shellcheck_and_parses(without, tmp_path):
     assert ("sed -u -n" in small.read_text()) == ("bg" not in without)
     assert ("$'\\200'" in small.read_text()) == ("wide" not in without)
     assert ("b=/bin/bash" in small.read_text()) == ("bash" not in without)
+    assert ("port 8443" in small.read_text()) == ("feat" not in without)
 
 
 def test_shell_blocks_are_checked():

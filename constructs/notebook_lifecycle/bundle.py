@@ -101,7 +101,8 @@ exec(c)'"""
 def _runner(steps: Sequence[Step] = ()) -> bytes:
     """The runner (minified) for a plan of ``steps``: without the code that no step of it needs
     (run.sh's ``bg`` block when no step runs in the background, ``wide`` when every name is ASCII,
-    ``bash`` when every step has a ``#!`` line). No steps: the whole runner."""
+    ``bash`` when every step has a ``#!`` line, ``feat``, the facts only features rely on, when no step
+    is a feature). No steps: the whole runner."""
     without = []
     if steps and not any(s.background for s in steps):
         without.append("bg")
@@ -109,6 +110,8 @@ def _runner(steps: Sequence[Step] = ()) -> bytes:
         without.append("wide")
     if steps and all(s.shebang for s in steps):
         without.append("bash")
+    if steps and not any(s.path.startswith(f"{VALUES_DIR}/") for s in steps):
+        without.append("feat")
     return shipped_file("run.sh", tuple(without))
 
 

@@ -33,8 +33,9 @@
 # global (functions share them on purpose; none uses `local`), and no `set -u`.
 # Blocks between the comment lines `#{NAME` and `#}NAME` are left out of a bundle whose
 # plan does not need them (bundle.py, shipped.shell_blocks): `bg` when no step runs in the
-# background, `wide` when every step name is ASCII, `bash` when every step has a #! line. Each
-# must leave valid code without it.
+# background, `wide` when every step name is ASCII, `bash` when every step has a #! line,
+# `feat` (the facts only the features rely on) when no step is a feature. Each must leave
+# valid code without it.
 #   h this folder, d the install dir, H hook, D deadline (s), M per-step limit (s),
 #   T root's state folder, G the log's path, P the log (our fd 1), $3 is set in the continuation,
 #   k clock (ms since boot), t a time as text, t0 the start, s log size copied to CloudWatch,
@@ -178,14 +179,17 @@ if [ -z "$3" ]; then
   shopt -s nullglob
   fact python3 $(type -P python3)
   fact "lzma module" /usr/lib*/python3*/*/_lzma*
+  #{feat: what the features rely on (runuser, a scheduler, Jupyter's unit and port)
   fact /usr/sbin/runuser $(type -P /usr/sbin/runuser)
   fact systemd /run/systemd/syste[m]
   fact crontab $(type -P crontab)
   fact "jupyter unit" /{etc,usr/lib}/systemd/system/jupyter*.service
-  shopt -u nullglob
   y=free
   [[ $(cat /proc/net/tcp* 2>/dev/null) =~ :20FB\ 0+:0000\ 0A ]] && y=taken
-  echo "notebook-lifecycle: facts: $F, port 8443 $y"
+  F+=", port 8443 $y"
+  #}feat
+  shopt -u nullglob
+  echo "notebook-lifecycle: facts: $F"
   # The deadline: a watchdog sends USR1, which interrupts `wait`.
   trap l=1 USR1
   ((D)) && {
