@@ -2,8 +2,8 @@
 
 Importing it puts the pinned Node (``node_modules/.bin``) first on ``PATH``, before the
 first ``aws_cdk`` import starts jsii. Then: the example app's context, the scripts and
-features both bundle, a lifecycle configuration and a notebook written by hand with L1 classes
-the way the constructs write them, and a timed in-process synthesis on the clocks of ``_clock``.
+features both bundle, one notebook written by hand with L1 classes the way the constructs
+write it, and a timed in-process synthesis on the clocks of ``_clock``.
 """
 
 from __future__ import annotations
@@ -41,24 +41,6 @@ def inputs(**features: Any) -> tuple:
     return (
         StartupScripts.from_files(SCRIPTS, as_root=["10-tune-os.sh"]),
         Features(autostop=Autostop(idle_minutes=60), **features),
-    )
-
-
-def lifecycle_config_by_hand(scope: Any, name: str, on_start: Any, features: Any) -> Any:
-    """A ``CfnNotebookInstanceLifecycleConfig`` named ``name`` (id ``LifecycleConfig``) whose on-start
-    content is the bundle of ``on_start`` and ``features``, as a ``LifecycleConfig`` emits it."""
-    from aws_cdk import aws_sagemaker as sm
-
-    from notebook_lifecycle import Bundle
-
-    bundle = Bundle(on_start, None, features, check_size=True)
-    return sm.CfnNotebookInstanceLifecycleConfig(
-        scope,
-        "LifecycleConfig",
-        notebook_instance_lifecycle_config_name=name,
-        on_start=[sm.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
-            content=bundle.on_start_content
-        )],
     )
 
 

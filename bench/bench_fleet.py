@@ -28,7 +28,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _clock  # noqa: E402
-from _synth_common import REPO, inputs, lifecycle_config_by_hand, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
+from _synth_common import REPO, inputs, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
 
 TITLE = "Fleet synth: a 1,000-user NotebookFleet vs hand-written L1s in the same nested stacks"
 USERS = 1000
@@ -58,11 +58,24 @@ def _by_hand(app) -> None:  # noqa: ANN001
     import re
 
     import aws_cdk as cdk
+    from aws_cdk import aws_sagemaker as sm
+
+    from notebook_lifecycle import Bundle
+
+    on_start, features = inputs()
+    bundle = Bundle(on_start, None, features, check_size=True)
+    stack = cdk.Stack(app, "Bench")
     from constructs import Construct
 
-    stack = cdk.Stack(app, "Bench")
     fleet = Construct(stack, "Team")
-    lcc = lifecycle_config_by_hand(fleet, "bench-team-lifecycleconfig-0123abcd", *inputs())
+    lcc = sm.CfnNotebookInstanceLifecycleConfig(
+        fleet,
+        "LifecycleConfig",
+        notebook_instance_lifecycle_config_name="bench-team-lifecycleconfig-0123abcd",
+        on_start=[sm.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+            content=bundle.on_start_content
+        )],
+    )
     lcc_name = lcc.attr_notebook_instance_lifecycle_config_name
     shards: dict = {}
     entries = sorted((re.sub(r"[^a-z0-9]+", "-", u.lower()).strip("-"), u) for u in _users())

@@ -38,7 +38,7 @@ from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _clock  # noqa: E402
-from _synth_common import context, inputs, lifecycle_config_by_hand, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
+from _synth_common import context, inputs, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
 
 TITLE = "Synth time: constructs vs hand-written L1s (1 and 50 notebooks)"
 REPEATS = {1: 31, 50: 11}  # interleaved pairs per size (one notebook is ~20 ms: many pairs are cheap)
@@ -78,9 +78,21 @@ def _ours_same_inputs(app, n: int) -> None:  # noqa: ANN001
 def _by_hand(app, n: int) -> None:  # noqa: ANN001
     """The same template with L1s only; names computed as the construct does."""
     import aws_cdk as cdk
+    from aws_cdk import aws_sagemaker as sm
 
+    from notebook_lifecycle import Bundle
+
+    on_start, features = _inputs()
+    bundle = Bundle(on_start, None, features, check_size=True)
     stack = cdk.Stack(app, "Bench")
-    lcc = lifecycle_config_by_hand(stack, "bench-lifecycle-0123abcd", *_inputs())
+    lcc = sm.CfnNotebookInstanceLifecycleConfig(
+        stack,
+        "LifecycleConfig",
+        notebook_instance_lifecycle_config_name="bench-lifecycle-0123abcd",
+        on_start=[sm.CfnNotebookInstanceLifecycleConfig.NotebookInstanceLifecycleHookProperty(
+            content=bundle.on_start_content
+        )],
+    )
     for i in range(n):
         notebook_by_hand(stack, f"bench-notebook{i}-0123abcd", lcc.attr_notebook_instance_lifecycle_config_name,
                          ids=(f"Role{i}", f"Policy{i}", f"Notebook{i}"))
