@@ -22,13 +22,19 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+_NODE_BIN = REPO / "node_modules" / ".bin"
+if _NODE_BIN.is_dir():  # jsii starts Node on the first aws_cdk import: use the pinned Node 22
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+sys.path.insert(0, str(HERE))
 import _clock  # noqa: E402
-from _synth_common import REPO, inputs, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
 
 TITLE = "Fleet synth: a 1,000-user NotebookFleet vs hand-written L1s in the same nested stacks"
 USERS = 1000
@@ -37,9 +43,27 @@ TARGET = 1.2
 TEMPLATE_LIMIT = 1_000_000  # bytes, a template read from S3 (nested stacks are)
 RESOURCE_LIMIT = 500
 
+_SCRIPTS = {
+    "10-tune-os.sh": "#!/bin/bash\nsysctl -q -w fs.inotify.max_user_watches=524288\n",
+    "20-git.sh": "#!/bin/bash\ngit config --global init.defaultBranch main\n",
+}
+
 
 def _users() -> list:
     return [f"user{i:04d}@example.com" for i in range(USERS)]
+
+
+def _context() -> dict:
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+def _inputs():  # noqa: ANN202 - imported lazily
+    from notebook_lifecycle import Autostop, Features, StartupScripts
+
+    return (
+        StartupScripts.from_files(_SCRIPTS, as_root=["10-tune-os.sh"]),
+        Features(autostop=Autostop(idle_minutes=60)),
+    )
 
 
 def _ours(app) -> None:  # noqa: ANN001
@@ -47,7 +71,7 @@ def _ours(app) -> None:  # noqa: ANN001
 
     from notebook_lifecycle import NotebookFleet
 
-    on_start, features = inputs()
+    on_start, features = _inputs()
     stack = cdk.Stack(app, "Bench")
     NotebookFleet(stack, "Team", users=_users(), on_start=on_start, features=features)
 
@@ -58,11 +82,12 @@ def _by_hand(app) -> None:  # noqa: ANN001
     import re
 
     import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sagemaker as sm
 
     from notebook_lifecycle import Bundle
 
-    on_start, features = inputs()
+    on_start, features = _inputs()
     bundle = Bundle(on_start, None, features, check_size=True)
     stack = cdk.Stack(app, "Bench")
     from constructs import Construct
@@ -85,15 +110,84 @@ def _by_hand(app) -> None:  # noqa: ANN001
         if nested is None:
             nested = shards[shard] = cdk.NestedStack(fleet, f"Shard{shard:03d}")
         name = f"team-{key}"
-        notebook_by_hand(Construct(nested, key), name, lcc_name, retain=True,
-                         description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)")
+        user = Construct(nested, key)
+        prefix = (f"arn:{nested.partition}:logs:{nested.region}:{nested.account}:"
+                  "log-group:/aws/sagemaker/NotebookInstances")
+        role = iam.CfnRole(
+            user,
+            "Role",
+            assume_role_policy_document={
+                "Statement": [
+                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+                ],
+                "Version": "2012-10-17",
+            },
+            description=f"Execution role of the SageMaker notebook instance {name}",
+        )
+        policy = iam.CfnManagedPolicy(
+            user,
+            "Policy",
+            description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)",
+            path="/",
+            roles=[role.ref],
+            policy_document={
+                "Statement": [
+                    {"Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"], "Effect": "Allow",
+                     "Resource": prefix, "Sid": "WriteLifecycleLogGroup"},
+                    {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+                     "Resource": [f"{prefix}:log-stream:{name}/LifecycleConfigOnStart",
+                                  f"{prefix}:log-stream:{name}/jupyter.log"],
+                     "Sid": "WriteLifecycleLogStreams"},
+                    {"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
+                     "Effect": "Allow",
+                     "Resource": f"arn:{nested.partition}:sagemaker:{nested.region}:{nested.account}"
+                                 f":notebook-instance/{name}",
+                     "Sid": "NotebookInstanceSelf"},
+                ],
+                "Version": "2012-10-17",
+            },
+        )
+        notebook = sm.CfnNotebookInstance(
+            user,
+            "Resource",
+            notebook_instance_name=name,
+            instance_type="ml.t3.medium",
+            role_arn=role.attr_arn,
+            platform_identifier="notebook-al2023-v1",
+            volume_size_in_gb=5,
+            direct_internet_access="Enabled",
+            root_access="Enabled",
+            instance_metadata_service_configuration=sm.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
+            lifecycle_config_name=lcc_name,
+        )
+        notebook.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        notebook.node.add_dependency(policy)
 
 
 def _synth(build: Callable) -> tuple:  # noqa: ANN001
     """Clock of the whole (wall and CPU, see ``_clock``), clock of building the tree, and
     {template file name: (resource type counts, bytes)} of every stack."""
-    elapsed, tree, templates = timed_synth(build, prefix="bench-fleet-")
-    shapes = {name: (resource_counts(json.loads(text)), len(text.encode())) for name, text in templates.items()}
+    import aws_cdk as cdk
+
+    from notebook_lifecycle.cdk import clear_bundle_cache
+
+    clear_bundle_cache()  # every run pays for its bundle, as a fresh `cdk synth` process would
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as outdir:
+        t0 = _clock.now()
+        app = cdk.App(context=_context(), outdir=outdir)
+        build(app)
+        tree = _clock.now() - t0
+        app.synth()
+        elapsed = _clock.now() - t0
+        shapes = {}
+        for path in sorted(Path(outdir).glob("*.template.json")):
+            tpl = json.loads(path.read_text())
+            counts: dict = {}
+            for res in tpl["Resources"].values():
+                counts[res["Type"]] = counts.get(res["Type"], 0) + 1
+            shapes[path.name] = (dict(sorted(counts.items())), path.stat().st_size)
     return elapsed, tree, shapes
 
 

@@ -36,18 +36,37 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+_NODE_BIN = REPO / "node_modules" / ".bin"
+if _NODE_BIN.is_dir():  # jsii starts Node on the first aws_cdk import: use the pinned Node 22
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+sys.path.insert(0, str(HERE))
 import _clock  # noqa: E402
-from _synth_common import context, inputs, notebook_by_hand, resource_counts, timed_synth  # noqa: E402
 
 TITLE = "Synth time: constructs vs hand-written L1s (1 and 50 notebooks)"
 REPEATS = {1: 31, 50: 11}  # interleaved pairs per size (one notebook is ~20 ms: many pairs are cheap)
 WARMUP = 2
 TARGET = 1.2
 
+_SCRIPTS = {
+    "10-tune-os.sh": "#!/bin/bash\nsysctl -q -w fs.inotify.max_user_watches=524288\n",
+    "20-git.sh": "#!/bin/bash\ngit config --global init.defaultBranch main\n",
+}
+
+
+def _context() -> dict:
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
 
 def _inputs():  # noqa: ANN202 - imported lazily
-    return inputs(stop_ssm_agent=True, persist_dirs=(".config",))
+    from notebook_lifecycle import Autostop, Features, StartupScripts
+
+    return (
+        StartupScripts.from_files(_SCRIPTS, as_root=["10-tune-os.sh"]),
+        Features(autostop=Autostop(idle_minutes=60), stop_ssm_agent=True, persist_dirs=(".config",)),
+    )
 
 
 def _ours_shared(app, n: int) -> None:  # noqa: ANN001
@@ -78,6 +97,7 @@ def _ours_same_inputs(app, n: int) -> None:  # noqa: ANN001
 def _by_hand(app, n: int) -> None:  # noqa: ANN001
     """The same template with L1s only; names computed as the construct does."""
     import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sagemaker as sm
 
     from notebook_lifecycle import Bundle
@@ -93,15 +113,82 @@ def _by_hand(app, n: int) -> None:  # noqa: ANN001
             content=bundle.on_start_content
         )],
     )
+    prefix = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/NotebookInstances"
     for i in range(n):
-        notebook_by_hand(stack, f"bench-notebook{i}-0123abcd", lcc.attr_notebook_instance_lifecycle_config_name,
-                         ids=(f"Role{i}", f"Policy{i}", f"Notebook{i}"))
+        name = f"bench-notebook{i}-0123abcd"
+        role = iam.CfnRole(
+            stack,
+            f"Role{i}",
+            assume_role_policy_document={
+                "Statement": [
+                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+                ],
+                "Version": "2012-10-17",
+            },
+            description=f"Execution role of the SageMaker notebook instance {name}",
+        )
+        policy = iam.CfnManagedPolicy(
+            stack,
+            f"Policy{i}",
+            description=f"What the SageMaker notebook instance {name} needs",
+            path="/",
+            roles=[role.ref],
+            policy_document={
+                "Statement": [
+                    {"Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"], "Effect": "Allow",
+                     "Resource": prefix, "Sid": "WriteLifecycleLogGroup"},
+                    {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+                     "Resource": [f"{prefix}:log-stream:{name}/LifecycleConfigOnStart",
+                                  f"{prefix}:log-stream:{name}/jupyter.log"],
+                     "Sid": "WriteLifecycleLogStreams"},
+                    {"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
+                     "Effect": "Allow",
+                     "Resource": f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:notebook-instance/{name}",
+                     "Sid": "NotebookInstanceSelf"},
+                ],
+                "Version": "2012-10-17",
+            },
+        )
+        notebook = sm.CfnNotebookInstance(
+            stack,
+            f"Notebook{i}",
+            notebook_instance_name=name,
+            instance_type="ml.t3.medium",
+            role_arn=role.attr_arn,
+            platform_identifier="notebook-al2023-v1",
+            volume_size_in_gb=5,
+            direct_internet_access="Enabled",
+            root_access="Enabled",
+            instance_metadata_service_configuration=sm.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
+                minimum_instance_metadata_service_version="2"
+            ),
+            lifecycle_config_name=lcc.attr_notebook_instance_lifecycle_config_name,
+        )
+        notebook.node.add_dependency(policy)
 
 
 def _synth(build: Callable, n: int) -> tuple:  # noqa: ANN001
     """(wall/CPU clock of tree construction plus ``app.synth()``, the stack's template)."""
-    elapsed, _tree, templates = timed_synth(build, n)
-    return elapsed, json.loads(templates["Bench.template.json"])
+    import aws_cdk as cdk
+
+    from notebook_lifecycle.cdk import clear_bundle_cache
+
+    clear_bundle_cache()  # every run pays for its bundle, as a fresh `cdk synth` process would
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as outdir:
+        t0 = _clock.now()
+        app = cdk.App(context=_context(), outdir=outdir)
+        build(app, n)
+        assembly = app.synth()
+        elapsed = _clock.now() - t0
+        template = json.loads(Path(assembly.get_stack_by_name("Bench").template_full_path).read_text())
+    return elapsed, template
+
+
+def _shape(template: dict) -> dict:
+    counts: dict = {}
+    for res in template["Resources"].values():
+        counts[res["Type"]] = counts.get(res["Type"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _contents(template: dict) -> set:
@@ -132,7 +219,7 @@ def _round_trips(build: Callable, n: int) -> Optional[tuple]:
         return original(self, request, response_type)
 
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as outdir:
-        app = cdk.App(context=context(), outdir=outdir)
+        app = cdk.App(context=_context(), outdir=outdir)
         node_process.send = counting
         try:
             build(app, n)
@@ -181,8 +268,7 @@ def run() -> str:
             wall_ratios.append(clocks[_ours_shared].wall / clocks[_by_hand].wall)
             if cpu_ok:
                 cpu_ratios.append(clocks[_ours_shared].cpu / clocks[_by_hand].cpu)
-        ours_shape, hand_shape = resource_counts(ours_tpl), resource_counts(hand_tpl)
-        assert ours_shape == hand_shape, (ours_shape, hand_shape)
+        assert _shape(ours_tpl) == _shape(hand_tpl), (_shape(ours_tpl), _shape(hand_tpl))
         assert _contents(ours_tpl) == _contents(hand_tpl)
 
         def med(build: Callable, field: str, runs: dict = runs) -> float:
