@@ -75,7 +75,8 @@ def run() -> str:
     decoder_len = full._render_hook("on-start").decoder_len
     xz = len(archive.compress(archive.records(files), "xz"))
     # the decoder's writer travels in the payload, before the records (archive.inline_records)
-    writer = len(archive.compress(archive.inline_records(files), "xz")) - xz
+    payload = len(archive.compress(archive.inline_records(files), "xz"))
+    writer = payload - xz
 
     def without(path: str) -> int:
         return _chars(xz - len(archive.compress(archive.records([f for f in files if f.path != path]), "xz")))
@@ -149,5 +150,29 @@ def run() -> str:
         "",
         "The rows overlap a little (LZMA shares what files have in common), so they add up to more than the "
         "total; each is what removing that part alone would give back.",
+        "",
+        "### The same payload in encodings the library does not ship (estimates)",
+        "",
+        f"The full bundle's compressed payload ({payload:,} bytes: writer and records, LZMA) written into the script "
+        "in other ways; `Content` = base64 of the plain decoder plus the encoded payload (the model gives "
+        f"{_estimate(decoder_len, payload, math.log2(95)):,} for the library's base95 against the real {total:,}). "
+        "Neither encoding is verified on a real notebook instance (`bench/experiments/binary_probe.py` asks): "
+        "they show how far an encoding alone would go.",
+        "",
+        "| encoding | Content chars (est.) | room left (est.) |",
+        "|---|---|---|",
     ]
+    for label, bits, extra in (
+        ("base95 in a heredoc (the library)", math.log2(95), 0),
+        ("base125: 7-bit ASCII without NUL, LF, CR, in a heredoc", math.log2(125), 0),
+        ("raw bytes after the script (`tail -c N \"$0\"`, ~20 more decoder bytes)", 8.0, 20),
+    ):
+        est = _estimate(decoder_len + extra, payload, bits)
+        out.append(f"| {label} | {est:,} | {CONTENT_LIMIT - est:,} |")
     return "\n".join(out)
+
+
+def _estimate(decoder_bytes: int, payload_bytes: int, bits_per_char: float) -> int:
+    """Characters of ``Content`` for a decoder of ``decoder_bytes`` followed by ``payload_bytes`` encoded at
+    ``bits_per_char`` bits per script byte, all base64-encoded once."""
+    return 4 * math.ceil((decoder_bytes + math.ceil(payload_bytes * 8 / bits_per_char)) / 3)
