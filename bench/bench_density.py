@@ -933,7 +933,8 @@ def run() -> str:
         f"* With printable ASCII the encoding is at its limit (base95). What is left: the runner "
         f"({c0 - no_runner:,} characters), or the unverified encodings: base125 + `records` {x('base125')}, "
         f"raw bytes after the script (P3) {x('P3')}.",
-        "* " + (f"Reaching the {FLOOR:.2f}x floor: {', '.join(floor_ok)}. " if floor_ok else
+        "* " + (f"The library meets the {FLOOR:.2f}x floor as it is ({ratio_xz:.3f}x). " if ratio_xz >= FLOOR else
+                f"Reaching the {FLOOR:.2f}x floor: {', '.join(floor_ok)}. " if floor_ok else
                 f"No experiment reaches the {FLOOR:.2f}x floor. ")
         + (f"Reaching the {TARGET:.2f}x target: {', '.join(target_ok)}." if target_ok else
            f"None reaches the {TARGET:.2f}x target.")
