@@ -248,16 +248,9 @@ def _module_renames(tree: ast.Module, taken: set) -> dict:
             elsewhere.update(n.id for n in ast.walk(scope) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                              and n is not scope)
     for n in ast.walk(tree):
+        elsewhere.update(_names_bound_or_read_as_text(n))
         if isinstance(n, ast.arg):
             elsewhere.add(n.arg)
-        elif isinstance(n, (ast.Global, ast.Nonlocal)):
-            elsewhere.update(n.names)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            elsewhere.update((a.asname or a.name).split(".")[0] for a in n.names)
-        elif isinstance(n, ast.ExceptHandler) and n.name:
-            elsewhere.add(n.name)
-        elif isinstance(n, ast.JoinedStr):
-            elsewhere.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name))
         elif isinstance(n, ast.Assign) and any(isinstance(x, ast.Name) and x.id == "__all__" for x in n.targets):
             elsewhere.update(c.value for c in ast.walk(n.value) if isinstance(c, ast.Constant))
     names = {n for n in defined - elsewhere if not n.startswith("__")}
@@ -311,14 +304,7 @@ def _renames(tree: ast.Module, text: str) -> dict:
             continue
         keep = set(module_names) | set(dir(builtins))
         for n in inner:
-            if isinstance(n, (ast.Global, ast.Nonlocal)):
-                keep.update(n.names)
-            elif isinstance(n, (ast.Import, ast.ImportFrom)):
-                keep.update((a.asname or a.name).split(".")[0] for a in n.names)
-            elif isinstance(n, ast.ExceptHandler) and n.name:
-                keep.add(n.name)
-            elif isinstance(n, ast.JoinedStr):
-                keep.update(m.id for m in ast.walk(n) if isinstance(m, ast.Name))
+            keep.update(_names_bound_or_read_as_text(n))
         args = [a for n in [fn] + inner if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
                 for a in _arguments(n.args)]
         names = [n for n in inner if isinstance(n, ast.Name)]
@@ -364,3 +350,17 @@ def _short_names():
     for a in letters:
         for b in letters + string.digits + "_":
             yield a + b
+
+
+def _names_bound_or_read_as_text(n: ast.AST) -> list:
+    """Names a renamer must leave alone because of node ``n``: declared ``global``/``nonlocal``, bound by an
+    import or an ``except ... as``, or read inside an f-string (whose text the renamer does not rewrite)."""
+    if isinstance(n, (ast.Global, ast.Nonlocal)):
+        return list(n.names)
+    if isinstance(n, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in n.names]
+    if isinstance(n, ast.ExceptHandler) and n.name:
+        return [n.name]
+    if isinstance(n, ast.JoinedStr):
+        return [m.id for m in ast.walk(n) if isinstance(m, ast.Name)]
+    return []
