@@ -47,6 +47,29 @@ def test_grants_made_after_the_construct_are_in_place_before_the_instance() -> N
     assert "DependsOn" not in policy  # no cycle
 
 
+def test_policies_made_elsewhere_and_attached_to_the_role_are_in_place_before_the_instance() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Test")
+    nb = NotebookInstance(stack, "Nb", on_start=SCRIPTS)
+    read = iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::b/k"])
+    iam.Policy(stack, "ByRoles", roles=[nb.role], statements=[read])
+    iam.Policy(stack, "Attached", statements=[read]).attach_to_role(nb.role)
+    other = cdk.Stack(app, "Other")  # refers to the role: deployed after this stack, no cycle
+    iam.Policy(other, "Elsewhere", roles=[nb.role], statements=[read])
+    tpl = template(stack)
+    nb_res = only(tpl, NB)[1]
+    policies = {k for k, v in tpl["Resources"].items() if v["Type"] == POLICY}
+    assert len(policies) == 2 and policies <= set(nb_res["DependsOn"])
+    assert stack in other.dependencies
+    # a policy without statements writes no resource: nothing to wait for, no dangling DependsOn
+    alone = cdk.Stack(cdk.App(), "Alone")
+    empty = NotebookInstance(alone, "Nb", on_start=SCRIPTS)
+    iam.Policy(alone, "Empty").attach_to_role(empty.role)
+    tpl = template(alone)
+    assert [k for k in tpl["Resources"] if k.startswith("Empty")] == []
+    assert set(only(tpl, NB)[1]["DependsOn"]) <= set(tpl["Resources"])
+
+
 def test_a_role_passed_in_and_an_imported_role_order_their_grant_policies_too() -> None:
     stack = cdk.Stack(cdk.App(), "Test")
     own = iam.Role(stack, "Own", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple, cast
 
 import jsii
-from aws_cdk import CfnResource, IAnyProducer, IResolveContext, Lazy, Resource
+from aws_cdk import CfnResource, IAnyProducer, IResolveContext, Lazy, Resource, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IValidation
 
@@ -23,14 +23,25 @@ class _NotebookRole(iam.Role):
 
     _notebook_lifecycle_order: Optional[Tuple[Construct, CfnResource]] = None
     _notebook_lifecycle_has_policy = False
+    _notebook_lifecycle_attached: Tuple[iam.Policy, ...] = ()
 
     def add_to_principal_policy(self, statement: iam.PolicyStatement) -> iam.AddToPrincipalPolicyResult:
+        self._notebook_lifecycle_has_a_policy()
+        return super().add_to_principal_policy(statement)
+
+    def attach_inline_policy(self, policy: iam.Policy) -> None:
+        # an iam.Policy made anywhere in the app and attached to this role (`iam.Policy(..., roles=[role])`,
+        # `policy.attach_to_role(role)`: CDK calls this for both)
+        self._notebook_lifecycle_attached += (policy,)
+        self._notebook_lifecycle_has_a_policy()
+        super().attach_inline_policy(policy)
+
+    def _notebook_lifecycle_has_a_policy(self) -> None:
         if not self._notebook_lifecycle_has_policy:
             self._notebook_lifecycle_has_policy = True
             if self._notebook_lifecycle_order is not None:
                 scope, resource = self._notebook_lifecycle_order
                 _OrderAfterRolePolicies.add(scope, resource, self)
-        return super().add_to_principal_policy(statement)
 
     def _order_after_policies(self, scope: Construct, resource: CfnResource) -> None:
         """Order ``resource`` after the policies under this role, once it has any."""
@@ -85,10 +96,16 @@ class _OrderAfterRolePolicies:
 
     def validate(self) -> List[str]:
         for resource, role in self._pairs:
-            for child in role.node.children:
-                if self._is_cfn_resource(child):
-                    continue  # the role itself
-                for construct in child.node.find_all():
+            policies = [child for child in role.node.children if not self._is_cfn_resource(child)]  # not the role
+            # policies made elsewhere and attached to a role the notebook created, in the notebook's stack (one
+            # in another stack refers to the role, so that stack is deployed after this one: nothing to wait
+            # for); one without statements writes no resource (iam.Policy's `force` aside)
+            attached = getattr(role, "_notebook_lifecycle_attached", ())
+            if attached:
+                here = Stack.of(resource).node.path
+                policies += [p for p in attached if not p.document.is_empty and Stack.of(p).node.path == here]
+            for policy in policies:
+                for construct in policy.node.find_all():
                     if self._is_cfn_resource(construct):
                         self._depend_on(resource, cast(CfnResource, construct))
         return []
