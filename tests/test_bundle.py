@@ -274,3 +274,26 @@ def test_runner_leaves_out_what_the_plan_does_not_need(tmp_path):
     # a feature: the facts the features rely on (runuser, scheduler, Jupyter's unit and port) are logged
     featured = files_of(Bundle(exe, features=Features(stop_ssm_agent=True)).on_start_script)
     assert featured[".notebook-lifecycle/run.sh"][0] == shipped_file("run.sh", ("bg", "wide", "bash"))
+
+
+def test_the_types_the_public_api_returns_are_exported() -> None:
+    import typing
+
+    import notebook_lifecycle as nl
+
+    def returned(owner: type, name: str) -> set:
+        member = getattr(owner, name)
+        hints = typing.get_type_hints(member.fget if isinstance(member, property) else member)
+        found, todo = set(), [hints["return"]]
+        while todo:
+            t = todo.pop()
+            todo.extend(typing.get_args(t))
+            if isinstance(t, type) and t.__module__.startswith("notebook_lifecycle"):
+                found.add(t)
+        return found
+
+    public = {getattr(nl, n) for n in nl.__all__}
+    for owner, name in [(nl.Bundle, "size_report"), (nl.StartupScripts, "steps"), (nl.StartupScripts, "files"),
+                        (nl.StartupScripts, "excluded"), (nl.SizeReport, "main")]:
+        assert returned(owner, name) <= public, (owner.__name__, name)
+    assert {t for f in typing.get_type_hints(nl.HookSize).values() for t in typing.get_args(f)} & {nl.FileCost}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .bundle import CONTENT_LIMIT, Bundle, SizeReport
+from .bundle import CONTENT_LIMIT, Bundle, FileCost, HookSize, SizeReport
 from .deploy_values import DeployValue
 from .errors import BundleError
 from .features import Autostop, Binary, Features, IamGrant
-from .scripts import StartupScripts
+from .scripts import Excluded, PackedFile, StartupScripts, Step
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cdk import (
@@ -37,10 +37,15 @@ __all__ = [
     "BundleError",
     "CONTENT_LIMIT",
     "DeployValue",
+    "Excluded",
     "Features",
+    "FileCost",
+    "HookSize",
     "IamGrant",
+    "PackedFile",
     "SizeReport",
     "StartupScripts",
+    "Step",
 ]
 
 # Not in __all__: `from notebook_lifecycle import *` stays free of aws_cdk too.
