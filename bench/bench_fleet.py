@@ -34,6 +34,7 @@ if _NODE_BIN.is_dir():  # jsii starts Node on the first aws_cdk import: use the 
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 sys.path.insert(0, str(HERE))
+import _l1_notebook  # noqa: E402
 import _clock  # noqa: E402
 
 TITLE = "Fleet synth: a 1,000-user NotebookFleet vs hand-written L1s in the same nested stacks"
@@ -82,7 +83,6 @@ def _by_hand(app) -> None:  # noqa: ANN001
     import re
 
     import aws_cdk as cdk
-    from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sagemaker as sm
 
     from notebook_lifecycle import Bundle
@@ -113,57 +113,13 @@ def _by_hand(app) -> None:  # noqa: ANN001
         user = Construct(nested, key)
         prefix = (f"arn:{nested.partition}:logs:{nested.region}:{nested.account}:"
                   "log-group:/aws/sagemaker/NotebookInstances")
-        role = iam.CfnRole(
-            user,
-            "Role",
-            assume_role_policy_document={
-                "Statement": [
-                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
-                ],
-                "Version": "2012-10-17",
-            },
-            description=f"Execution role of the SageMaker notebook instance {name}",
-        )
-        policy = iam.CfnManagedPolicy(
-            user,
-            "Policy",
-            description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)",
-            path="/",
-            roles=[role.ref],
-            policy_document={
-                "Statement": [
-                    {"Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"], "Effect": "Allow",
-                     "Resource": prefix, "Sid": "WriteLifecycleLogGroup"},
-                    {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
-                     "Resource": [f"{prefix}:log-stream:{name}/LifecycleConfigOnStart",
-                                  f"{prefix}:log-stream:{name}/jupyter.log"],
-                     "Sid": "WriteLifecycleLogStreams"},
-                    {"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
-                     "Effect": "Allow",
-                     "Resource": f"arn:{nested.partition}:sagemaker:{nested.region}:{nested.account}"
-                                 f":notebook-instance/{name}",
-                     "Sid": "NotebookInstanceSelf"},
-                ],
-                "Version": "2012-10-17",
-            },
-        )
-        notebook = sm.CfnNotebookInstance(
-            user,
-            "Resource",
-            notebook_instance_name=name,
-            instance_type="ml.t3.medium",
-            role_arn=role.attr_arn,
-            platform_identifier="notebook-al2023-v1",
-            volume_size_in_gb=5,
-            direct_internet_access="Enabled",
-            root_access="Enabled",
-            instance_metadata_service_configuration=sm.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
-                minimum_instance_metadata_service_version="2"
-            ),
+        _l1_notebook.notebook(
+            user, ("Role", "Policy", "Resource"), name, log_prefix=prefix,
+            notebook_arn=f"arn:{nested.partition}:sagemaker:{nested.region}:{nested.account}:notebook-instance/{name}",
             lifecycle_config_name=lcc_name,
+            policy_description=f"What the SageMaker notebook instance {name} needs (notebook-lifecycle)",
+            retain=True,
         )
-        notebook.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        notebook.node.add_dependency(policy)
 
 
 def _synth(build: Callable) -> tuple:  # noqa: ANN001

@@ -43,6 +43,7 @@ if _NODE_BIN.is_dir():  # jsii starts Node on the first aws_cdk import: use the 
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 sys.path.insert(0, str(HERE))
+import _l1_notebook  # noqa: E402
 import _clock  # noqa: E402
 
 TITLE = "Synth time: constructs vs hand-written L1s (1 and 50 notebooks)"
@@ -97,7 +98,6 @@ def _ours_same_inputs(app, n: int) -> None:  # noqa: ANN001
 def _by_hand(app, n: int) -> None:  # noqa: ANN001
     """The same template with L1s only; names computed as the construct does."""
     import aws_cdk as cdk
-    from aws_cdk import aws_iam as iam
     from aws_cdk import aws_sagemaker as sm
 
     from notebook_lifecycle import Bundle
@@ -116,55 +116,12 @@ def _by_hand(app, n: int) -> None:  # noqa: ANN001
     prefix = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/NotebookInstances"
     for i in range(n):
         name = f"bench-notebook{i}-0123abcd"
-        role = iam.CfnRole(
-            stack,
-            f"Role{i}",
-            assume_role_policy_document={
-                "Statement": [
-                    {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}
-                ],
-                "Version": "2012-10-17",
-            },
-            description=f"Execution role of the SageMaker notebook instance {name}",
-        )
-        policy = iam.CfnManagedPolicy(
-            stack,
-            f"Policy{i}",
-            description=f"What the SageMaker notebook instance {name} needs",
-            path="/",
-            roles=[role.ref],
-            policy_document={
-                "Statement": [
-                    {"Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"], "Effect": "Allow",
-                     "Resource": prefix, "Sid": "WriteLifecycleLogGroup"},
-                    {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
-                     "Resource": [f"{prefix}:log-stream:{name}/LifecycleConfigOnStart",
-                                  f"{prefix}:log-stream:{name}/jupyter.log"],
-                     "Sid": "WriteLifecycleLogStreams"},
-                    {"Action": ["sagemaker:DescribeNotebookInstance", "sagemaker:StopNotebookInstance"],
-                     "Effect": "Allow",
-                     "Resource": f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:notebook-instance/{name}",
-                     "Sid": "NotebookInstanceSelf"},
-                ],
-                "Version": "2012-10-17",
-            },
-        )
-        notebook = sm.CfnNotebookInstance(
-            stack,
-            f"Notebook{i}",
-            notebook_instance_name=name,
-            instance_type="ml.t3.medium",
-            role_arn=role.attr_arn,
-            platform_identifier="notebook-al2023-v1",
-            volume_size_in_gb=5,
-            direct_internet_access="Enabled",
-            root_access="Enabled",
-            instance_metadata_service_configuration=sm.CfnNotebookInstance.InstanceMetadataServiceConfigurationProperty(
-                minimum_instance_metadata_service_version="2"
-            ),
+        _l1_notebook.notebook(
+            stack, (f"Role{i}", f"Policy{i}", f"Notebook{i}"), name, log_prefix=prefix,
+            notebook_arn=f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:notebook-instance/{name}",
             lifecycle_config_name=lcc.attr_notebook_instance_lifecycle_config_name,
+            policy_description=f"What the SageMaker notebook instance {name} needs",
         )
-        notebook.node.add_dependency(policy)
 
 
 def _synth(build: Callable, n: int) -> tuple:  # noqa: ANN001
