@@ -29,11 +29,9 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-_NODE_BIN = REPO / "node_modules" / ".bin"
-if _NODE_BIN.is_dir():  # jsii starts Node on the first aws_cdk import: use the pinned Node 22
-    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 sys.path.insert(0, str(HERE))
+import _pinned_node  # noqa: E402,F401  (before any aws_cdk import)
 import _l1_notebook  # noqa: E402
 import _clock  # noqa: E402
 
